@@ -1,0 +1,64 @@
+package evio
+
+import (
+	"fmt"
+	"strings"
+)
+
+// listenSpec is one parsed address argument of Serve.
+type listenSpec struct {
+	raw       string // as given to Serve, for error messages
+	network   string // tcp, tcp4, tcp6, udp, udp4, udp6 or unix
+	address   string // host:port, or a path for unix
+	portable  bool   // the scheme had the -net suffix
+	reusePort bool
+}
+
+func (ls listenSpec) datagram() bool { return strings.HasPrefix(ls.network, "udp") }
+
+// parseAddr parses scheme://address[?key=value&...]. It checks only the
+// syntax; whether the address can be bound is for the engine to find out.
+func parseAddr(raw string) (listenSpec, error) {
+	ls := listenSpec{raw: raw, network: "tcp", address: raw}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		ls.network, ls.address = raw[:i], raw[i+3:]
+	}
+	if strings.HasSuffix(ls.network, "-net") {
+		ls.network = strings.TrimSuffix(ls.network, "-net")
+		ls.portable = true
+	}
+	switch ls.network {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix":
+	default:
+		return ls, fmt.Errorf("evio: listen %q: unknown scheme %q (want tcp, tcp4, tcp6, udp, udp4, udp6 or unix, optionally with -net)", raw, ls.network)
+	}
+	if i := strings.IndexByte(ls.address, '?'); i >= 0 {
+		query := ls.address[i+1:]
+		ls.address = ls.address[:i]
+		for _, kv := range strings.Split(query, "&") {
+			key, value, _ := strings.Cut(kv, "=")
+			if key == "reuseport" {
+				ls.reusePort = isTrue(value)
+			}
+		}
+	}
+	if ls.network == "unix" && ls.address == "" {
+		return ls, fmt.Errorf("evio: listen %q: a unix address needs a socket file path", raw)
+	}
+	return ls, nil
+}
+
+// isTrue is evio's reading of a boolean option: true when the value starts
+// with t, T, y, Y or a digit 1-9.
+func isTrue(v string) bool {
+	if v == "" {
+		return false
+	}
+	switch c := v[0]; {
+	case c == 't', c == 'T', c == 'y', c == 'Y':
+		return true
+	case c >= '1' && c <= '9':
+		return true
+	}
+	return false
+}

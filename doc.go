@@ -1,0 +1,69 @@
+// Package evio is an event-loop networking library: a server gets callbacks
+// for connections opening, data arriving and connections closing, and
+// answers by returning bytes and an Action. It is a drop-in replacement for
+// github.com/tidwall/evio v1.0.8 (same names, types and behaviour, minus its
+// bugs) on a faster engine.
+//
+// A minimal echo server:
+//
+//	var events evio.Events
+//	events.Data = func(c evio.Conn, in []byte) (out []byte, action evio.Action) {
+//		return in, evio.None
+//	}
+//	if err := evio.Serve(events, "tcp://:5000"); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// # Events
+//
+// Serving fires once, after every address is bound and before anything
+// else. On one loop, Tick fires right after the loops start and then
+// whenever its delay has passed. For each connection, Opened fires first,
+// then Data for each read (and Data(c, nil) after each Conn.Wake), then
+// Closed exactly once, or Detached instead of Closed. UDP datagrams fire only
+// Data, once per datagram. PreWrite fires on a loop before each batch of
+// socket writes.
+//
+// What an event returns runs in order: out is queued for writing, then the
+// action runs once out has been written. So out returned with Close or
+// Detach is delivered before the connection closes or is handed over.
+// Shutdown, from any event, stops accepting, writes what every connection
+// has queued (for at most five seconds), fires Closed for each connection
+// and makes Serve return nil.
+//
+// # Goroutines
+//
+// Each loop is a goroutine. All events of one connection run on its loop,
+// one at a time, so per-connection state (Conn.Context) needs no locking.
+// With NumLoops above one, events of different connections run at the same
+// time, and state shared between them needs locking; Tick and PreWrite run
+// on loops too. Events should not block: a blocked event stalls every
+// connection of its loop. Conn.Wake is the way to hand work back to a
+// connection from another goroutine, and is safe to call from anywhere,
+// including events.
+//
+// The slices passed to events and returned from them follow two rules: the
+// in of Data is the callee's to keep unless Options.ReuseInputBuffer is set
+// (then it is valid only during the call), and out is copied before the
+// event returns control, so its memory may be reused at once.
+//
+// # Errors
+//
+// Serve returns an error when an address cannot be listened on, or when the
+// server fails as a whole (the poller itself failing). A failing connection
+// is not a server failure: it is closed, Closed reports the socket error,
+// and the other connections carry on. Running out of file descriptors
+// pauses accepting with a back-off; open connections keep being served.
+//
+// # Engines
+//
+//	System                                  Engine
+//	Linux                                   epoll
+//	macOS, FreeBSD, NetBSD, OpenBSD, DragonFly  kqueue
+//	Windows and others; any -net address    portable engine on package net
+//
+// Both engines implement the same contract and pass the same tests. The
+// portable engine runs a reader goroutine per connection (and a writer
+// while there is output), so it costs more memory and CPU per connection;
+// it exists so that a program runs everywhere, and for comparison.
+package evio

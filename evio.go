@@ -1,0 +1,149 @@
+package evio
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// Action is what the server does after an event returns.
+type Action int
+
+const (
+	// None indicates that no action should occur following an event.
+	None Action = iota
+	// Detach hands the connection over to the Detached event once its
+	// pending output has been written. Ignored for UDP.
+	Detach
+	// Close closes the connection once its pending output has been
+	// written. Ignored for UDP.
+	Close
+	// Shutdown shuts the whole server down: see Serve.
+	Shutdown
+)
+
+// LoadBalance sets how accepted connections are spread over the loops.
+type LoadBalance int
+
+const (
+	// Random assigns each new connection to a loop chosen uniformly at
+	// random.
+	Random LoadBalance = iota
+	// RoundRobin assigns new connections to the loops in turn.
+	RoundRobin
+	// LeastConnections assigns each new connection to the loop with the
+	// fewest open connections (the lowest-numbered one on a tie).
+	LeastConnections
+)
+
+// Options are per-connection settings, returned by the Opened event.
+type Options struct {
+	// TCPKeepAlive, when positive, turns SO_KEEPALIVE on for a TCP
+	// connection and sets both the idle time before the first probe and
+	// the interval between probes to this duration, rounded up to whole
+	// seconds. Zero leaves the operating system's defaults. It is ignored
+	// for unix sockets.
+	TCPKeepAlive time.Duration
+	// ReuseInputBuffer makes the in slice passed to Data alias a buffer
+	// owned by the connection's loop, valid only until Data returns; the
+	// next read on that loop overwrites it. It saves one allocation and
+	// one copy per read. When false (the default) in is a fresh copy that
+	// the callee owns and may keep.
+	ReuseInputBuffer bool
+}
+
+// Server describes a running server. It is passed to the Serving event.
+type Server struct {
+	// Addrs holds the listening addresses, in the order of the addr
+	// arguments of Serve (Conn.AddrIndex indexes it). An address given
+	// with port 0 or without a port shows the port actually bound.
+	Addrs []net.Addr
+	// NumLoops is the number of event loops the server runs.
+	NumLoops int
+}
+
+// Events holds the callbacks of a server and its settings. Every field is
+// optional. Each event returns an Action that tells the server what to do
+// next; the package documentation gives the order in which events fire and
+// the goroutine each one runs on.
+type Events struct {
+	// NumLoops sets the number of event loops, each a goroutine with its
+	// own poller. 0 or 1 runs one loop, N runs N loops and a negative value
+	// runs runtime.NumCPU() loops. With more than one loop, events of
+	// different connections run concurrently, so state shared between
+	// connections needs locking; the events of one connection always run
+	// serially on one loop.
+	NumLoops int
+	// LoadBalance sets how new connections are assigned to loops. It
+	// matters only when there is more than one loop.
+	LoadBalance LoadBalance
+	// Serving fires once, on the goroutine that called Serve, after every
+	// address is bound and before any other event. Returning Shutdown makes
+	// Serve return nil at once; other actions are ignored.
+	Serving func(server Server) (action Action)
+	// Opened fires when a connection has been accepted, before any other
+	// event of that connection. out is written to the connection first,
+	// opts apply to it, and action runs after out has been written. It does
+	// not fire for UDP.
+	Opened func(c Conn) (out []byte, opts Options, action Action)
+	// Closed fires once when a connection has closed: after the peer's EOF
+	// and after a Close action (err is nil), after a socket error (err
+	// says what failed) and at shutdown (err is nil). It does not fire for
+	// detached connections or for UDP. Returning Shutdown shuts the server
+	// down; other actions are ignored.
+	Closed func(c Conn, err error) (action Action)
+	// Detached fires after a Detach action, once the connection's pending
+	// output has been written. The connection has left its loop: rwc is a
+	// blocking stream that the callee owns and must close; it may be used
+	// from any goroutine, and on the epoll/kqueue engine it is a net.Conn.
+	// If Detached is nil, a Detach action closes the connection instead.
+	// Returning Shutdown shuts the server down; other actions are ignored.
+	Detached func(c Conn, rwc io.ReadWriteCloser) (action Action)
+	// PreWrite fires on a loop before each batch of socket writes, so that
+	// whatever must be durable before a reply leaves (an append-only log,
+	// say) can be flushed once for the whole batch. It also fires before a
+	// UDP reply is sent.
+	PreWrite func()
+	// Data fires when a connection has received data, with in holding it,
+	// and with in == nil after each Conn.Wake. out is queued to be written
+	// after the event, and action runs after out has been written. See
+	// Options.ReuseInputBuffer for how long in stays valid; out is copied,
+	// so the callee may reuse its memory after returning.
+	Data func(c Conn, in []byte) (out []byte, action Action)
+	// Tick fires on one loop right after the loops start, then again delay
+	// after each return (at once for a delay of zero or less). Only the
+	// Shutdown action is honoured.
+	Tick func() (delay time.Duration, action Action)
+}
+
+// Serve starts a server on the given addresses and blocks until it shuts
+// down. It returns nil after a Shutdown action, and an error if an address
+// cannot be used or the server fails; nothing stays listening after it
+// returns.
+//
+// An address has the form scheme://address[?key=value&...]; without a
+// scheme it is tcp. The schemes are:
+//
+//	tcp    IPv4 and IPv6 (tcp://:8080, tcp://127.0.0.1:8080, tcp://[::1]:8080)
+//	tcp4   IPv4 only
+//	tcp6   IPv6 only
+//	udp    IPv4 and IPv6 datagrams
+//	udp4   IPv4 datagrams only
+//	udp6   IPv6 datagrams only
+//	unix   a unix domain stream socket at a file path (unix:///tmp/evio.sock)
+//
+// An empty address (tcp://) listens on a free port; Server.Addrs reports it.
+// A scheme ending in -net (tcp-net://) runs the whole server on the portable
+// engine built on package net. The query key reuseport (tcp://:8080?reuseport=true)
+// sets SO_REUSEPORT, so that other processes can listen on the same port;
+// its value is true when it starts with t, T, y, Y or a digit 1-9. Unknown
+// keys are ignored. For unix, a stale socket file at the path is removed
+// before listening, and the file is removed at shutdown; a path that is a
+// regular file or a directory is an error and is left alone.
+//
+// Shutdown, from any event, stops accepting, writes what every connection
+// already has queued (for at most a few seconds), fires Closed for each
+// connection, closes the listeners and removes unix socket files.
+func Serve(events Events, addr ...string) error {
+	return serve(events, addr)
+}

@@ -1,0 +1,185 @@
+//go:build linux
+
+package poll
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller is an epoll instance plus an eventfd for wakeups.
+type Poller struct {
+	epfd   int // epoll descriptor; immutable until Close
+	wakefd int // eventfd registered for reading; immutable until Close
+
+	events [maxEvents]unix.EpollEvent // owner goroutine only
+
+	// wakePending is set by the Wake that writes the eventfd and cleared
+	// by Wait once it has read it, so that concurrent Wakes write once.
+	wakePending atomic.Bool
+
+	// closeMu keeps Wake from writing to a descriptor number that Close
+	// has released and the process may have reused.
+	closeMu sync.RWMutex
+	closed  bool
+}
+
+// Open creates a poller.
+func Open() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd}
+	if err := p.Add(wakefd, Readable); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, err
+	}
+	return p, nil
+}
+
+func epollEvents(in Interest) uint32 {
+	var ev uint32
+	if in&Readable != 0 {
+		ev |= unix.EPOLLIN
+	}
+	if in&Writable != 0 {
+		ev |= unix.EPOLLOUT
+	}
+	return ev
+}
+
+func (p *Poller) control(op, fd int, in Interest) error {
+	ev := unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Add starts watching fd for in.
+func (p *Poller) Add(fd int, in Interest) error {
+	return p.control(unix.EPOLL_CTL_ADD, fd, in)
+}
+
+// Modify changes what fd is watched for from old to in.
+func (p *Poller) Modify(fd int, old, in Interest) error {
+	return p.control(unix.EPOLL_CTL_MOD, fd, in)
+}
+
+// Delete stops watching fd. Closing a descriptor also stops watching it, so
+// Delete is needed only for descriptors that stay open.
+func (p *Poller) Delete(fd int, old Interest) error {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Wait waits for events; see the package documentation.
+func (p *Poller) Wait(timeout time.Duration) (int, error) {
+	msec := -1
+	if timeout >= 0 {
+		// Round up, so that a deadline less than a millisecond away does
+		// not turn into a busy poll.
+		msec = int((timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	n, err := unix.EpollWait(p.epfd, p.events[:], msec)
+	if err != nil {
+		if err == unix.EINTR {
+			return 0, nil
+		}
+		return 0, os.NewSyscallError("epoll_wait", err)
+	}
+	for i := 0; i < n; i++ {
+		if int(p.events[i].Fd) != p.wakefd {
+			continue
+		}
+		p.consumeWakeup()
+		n--
+		p.events[i] = p.events[n]
+		break
+	}
+	return n, nil
+}
+
+func (p *Poller) consumeWakeup() {
+	var buf [8]byte
+	// The eventfd is non-blocking: EAGAIN only means another read won.
+	unix.Read(p.wakefd, buf[:])
+	p.wakePending.Store(false)
+}
+
+// Event returns the i-th event of the last Wait.
+func (p *Poller) Event(i int) (fd int, r Ready) {
+	ev := &p.events[i]
+	if ev.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
+		r |= readyRead
+	}
+	if ev.Events&unix.EPOLLOUT != 0 {
+		r |= readyWrite
+	}
+	if ev.Events&(unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
+		r |= readyHangup
+	}
+	if ev.Events&unix.EPOLLERR != 0 {
+		r |= readyError
+	}
+	return int(ev.Fd), r
+}
+
+// Wake interrupts Wait; see the package documentation.
+func (p *Poller) Wake() error {
+	if !p.wakePending.CompareAndSwap(false, true) {
+		return nil
+	}
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
+		return nil
+	}
+	var one uint64 = 1
+	buf := (*[8]byte)(unsafe.Pointer(&one))
+	for {
+		_, err := unix.Write(p.wakefd, buf[:])
+		switch err {
+		case nil, unix.EAGAIN:
+			// EAGAIN: the counter is saturated, so Wait will wake anyway.
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		p.wakePending.Store(false)
+		return os.NewSyscallError("write", err)
+	}
+}
+
+// Close releases the poller's descriptors.
+func (p *Poller) Close() error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	err1 := unix.Close(p.wakefd)
+	err2 := unix.Close(p.epfd)
+	if err1 != nil {
+		return os.NewSyscallError("close", err1)
+	}
+	if err2 != nil {
+		return os.NewSyscallError("close", err2)
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package socket
+
+import "golang.org/x/sys/unix"
+
+// Read reads from a non-blocking descriptor. (0, nil) is end of file.
+func Read(fd int, p []byte) (int, error) {
+	n, err := unix.Read(fd, p)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Write writes to a non-blocking descriptor; a short count without error
+// means the socket buffer is full.
+func Write(fd int, p []byte) (int, error) {
+	n, err := unix.Write(fd, p)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

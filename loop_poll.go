@@ -1,0 +1,271 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package evio
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/evio-go/evio/internal/buffer"
+	"github.com/evio-go/evio/internal/poll"
+	"github.com/evio-go/evio/internal/queue"
+	"golang.org/x/sys/unix"
+)
+
+// loop is one event loop of the poll engine. Everything not marked
+// otherwise is owned by the loop's goroutine.
+type loop struct {
+	index     int
+	server    *pollServer
+	poller    *poll.Poller
+	listeners []*listener // those whose home is this loop
+
+	conns   []*conn // open connections by descriptor
+	open    int     // number of non-nil conns
+	readBuf []byte  // every read of the loop lands here first
+	pool    buffer.Pool
+	dirty   []*conn // connections with output or an action to settle this iteration
+
+	// inbox takes connections handed over by an accepting loop and
+	// connections whose Wake was called; any goroutine pushes.
+	inbox queue.Queue[inboxItem]
+	spare []inboxItem
+	// stopRequested is set by any goroutine that shuts the server down.
+	stopRequested atomic.Bool
+
+	stopping     bool      // draining after a shutdown
+	stopDeadline time.Time // when draining gives up
+	tickAt       time.Time // next Tick (loop 0 only); zero when none
+}
+
+// inboxItem is either a woken connection or an accepted descriptor.
+type inboxItem struct {
+	woken    *conn
+	fd       int
+	sa       unix.Sockaddr
+	listener *listener
+}
+
+func newLoop(s *pollServer, index int) (*loop, error) {
+	p, err := poll.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &loop{
+		index:   index,
+		server:  s,
+		poller:  p,
+		readBuf: make([]byte, readBufferSize),
+	}, nil
+}
+
+// handOff gives an accepted descriptor to this loop. Safe from any goroutine.
+func (l *loop) handOff(item inboxItem) {
+	if l.inbox.Push(item) {
+		l.poller.Wake()
+	}
+}
+
+// run is the loop's goroutine. Each iteration reads top to bottom: wait
+// (for the nearest timer at most), serve ready descriptors, take the inbox,
+// run timers, then write everything the iteration queued with one PreWrite
+// before the batch.
+func (l *loop) run() {
+	defer l.server.done.Done()
+	if l.index == 0 && l.server.events.Tick != nil {
+		l.tick()
+	}
+	for {
+		n, err := l.poller.Wait(l.timeout())
+		if err != nil {
+			l.server.shutdown(fmt.Errorf("evio: loop %d: %w", l.index, err))
+			l.closeAll()
+			return
+		}
+		if !l.stopping && l.stopRequested.Load() {
+			l.beginStop()
+		}
+		for i := 0; i < n; i++ {
+			fd, r := l.poller.Event(i)
+			l.dispatch(fd, r)
+		}
+		l.takeInbox()
+		l.runTimers()
+		l.flush()
+		if l.stopping && (l.open == 0 || !time.Now().Before(l.stopDeadline)) {
+			l.closeAll()
+			return
+		}
+	}
+}
+
+func (l *loop) dispatch(fd int, r poll.Ready) {
+	if fd < len(l.conns) {
+		if c := l.conns[fd]; c != nil {
+			l.serveConn(c, r)
+			return
+		}
+	}
+	for _, ln := range l.listeners {
+		if ln.fd != fd || ln.paused {
+			continue
+		}
+		if ln.spec.datagram() {
+			l.readDatagrams(ln)
+		} else {
+			l.accept(ln)
+		}
+		return
+	}
+}
+
+func (l *loop) takeInbox() {
+	items := l.inbox.Take(l.spare)
+	for _, item := range items {
+		if item.woken != nil {
+			l.serveWake(item.woken)
+		} else {
+			l.openConn(item.fd, item.sa, item.listener)
+		}
+	}
+	l.spare = items
+}
+
+// timeout is how long Wait may block: until the nearest timer, or forever.
+func (l *loop) timeout() time.Duration {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if l.stopping {
+		earliest(l.stopDeadline)
+	} else {
+		if !l.tickAt.IsZero() {
+			earliest(l.tickAt)
+		}
+		for _, ln := range l.listeners {
+			if ln.paused {
+				earliest(ln.retryAt)
+			}
+		}
+	}
+	if next.IsZero() {
+		return -1
+	}
+	if d := time.Until(next); d > 0 {
+		return d
+	}
+	return 0
+}
+
+func (l *loop) runTimers() {
+	if l.stopping || (l.tickAt.IsZero() && !l.anyPaused()) {
+		return
+	}
+	now := time.Now()
+	if !l.tickAt.IsZero() && !now.Before(l.tickAt) {
+		l.tick()
+	}
+	for _, ln := range l.listeners {
+		if ln.paused && !now.Before(ln.retryAt) {
+			l.resumeAccept(ln)
+		}
+	}
+}
+
+func (l *loop) anyPaused() bool {
+	for _, ln := range l.listeners {
+		if ln.paused {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loop) tick() {
+	delay, action := l.server.events.Tick()
+	if action == Shutdown {
+		l.server.shutdown(nil)
+	}
+	if delay < 0 {
+		delay = 0
+	}
+	l.tickAt = time.Now().Add(delay)
+}
+
+// beginStop starts draining: no more accepting, reading or events but
+// Closed; connections with queued output keep writing it until the drain
+// deadline.
+func (l *loop) beginStop() {
+	l.stopping = true
+	l.stopDeadline = time.Now().Add(drainTimeout)
+	l.tickAt = time.Time{}
+	for _, ln := range l.listeners {
+		if !ln.paused {
+			l.poller.Delete(ln.fd, poll.Readable)
+			ln.paused = true
+		}
+	}
+	for _, c := range l.conns {
+		if c == nil {
+			continue
+		}
+		if c.out.Len() == 0 && c.action != Detach {
+			l.closeConn(c, nil)
+			continue
+		}
+		if c.action == None {
+			c.action = Close
+		}
+		l.markDirty(c)
+	}
+}
+
+// closeAll closes whatever is still open when the loop exits.
+func (l *loop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			l.closeConn(c, nil)
+		}
+	}
+}
+
+func (l *loop) markDirty(c *conn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+// flush writes the output queued during this iteration: PreWrite once, then
+// one write per connection. A connection whose output does not fit in the
+// socket is watched for writability; one whose output is done and that has
+// an action pending is closed or detached.
+func (l *loop) flush() {
+	if len(l.dirty) == 0 {
+		return
+	}
+	if preWrite := l.server.events.PreWrite; preWrite != nil {
+		for _, c := range l.dirty {
+			if !c.closed && c.out.Len() > 0 {
+				preWrite()
+				break
+			}
+		}
+	}
+	for i, c := range l.dirty {
+		l.dirty[i] = nil
+		c.dirty = false
+		if c.closed {
+			continue
+		}
+		if c.out.Len() > 0 && !l.write(c) {
+			continue
+		}
+		l.settle(c)
+	}
+	l.dirty = l.dirty[:0]
+}

@@ -1,0 +1,190 @@
+package evio
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(emfileChildEnv) != "" {
+		os.Exit(runEMFILEChild())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// engine is one of the two engines, selected by the scheme suffix.
+type engine struct {
+	name   string
+	suffix string // "" for epoll/kqueue, "-net" for the portable engine
+}
+
+var engines = []engine{{"poll", ""}, {"std", "-net"}}
+
+// addr builds an address for this engine: e.addr("tcp", "127.0.0.1:0").
+func (e engine) addr(scheme, address string) string {
+	return scheme + e.suffix + "://" + address
+}
+
+// forEachEngine runs f as a subtest on each engine.
+func forEachEngine(t *testing.T, f func(t *testing.T, e engine)) {
+	t.Helper()
+	for _, e := range engines {
+		e := e
+		t.Run(e.name, func(t *testing.T) { f(t, e) })
+	}
+}
+
+// testServer is a Serve call running in the background.
+type testServer struct {
+	t        *testing.T
+	addrs    []net.Addr
+	numLoops int
+	stop     atomic.Bool
+	done     chan error
+	once     sync.Once
+	err      error
+}
+
+// startServer runs Serve on a goroutine and returns once Serving has fired.
+// Unless events has its own Tick, the server gets one that shuts it down
+// when Stop is called. The server is stopped at the end of the test.
+func startServer(t *testing.T, events Events, addrs ...string) *testServer {
+	t.Helper()
+	s := &testServer{t: t, done: make(chan error, 1)}
+	serving := make(chan struct{})
+	userServing := events.Serving
+	events.Serving = func(srv Server) Action {
+		s.addrs = srv.Addrs
+		s.numLoops = srv.NumLoops
+		close(serving)
+		if userServing != nil {
+			return userServing(srv)
+		}
+		return None
+	}
+	if events.Tick == nil {
+		events.Tick = func() (time.Duration, Action) {
+			if s.stop.Load() {
+				return 0, Shutdown
+			}
+			return 5 * time.Millisecond, None
+		}
+	}
+	go func() { s.done <- Serve(events, addrs...) }()
+	select {
+	case <-serving:
+	case err := <-s.done:
+		t.Fatalf("Serve(%q) returned before serving: %v", addrs, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Serve(%q) did not start serving within 10s", addrs)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Stop shuts the server down (if its Tick is the default one) and returns
+// Serve's result.
+func (s *testServer) Stop() error {
+	s.t.Helper()
+	s.once.Do(func() {
+		s.stop.Store(true)
+		s.err = s.Wait()
+	})
+	return s.err
+}
+
+// Wait returns Serve's result, failing the test if it does not come within
+// 15 seconds.
+func (s *testServer) Wait() error {
+	s.t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err // let a later Wait see it too
+		return err
+	case <-time.After(15 * time.Second):
+		s.t.Fatalf("Serve did not return within 15s of shutdown")
+		return nil
+	}
+}
+
+// dial connects to the i-th address of the server.
+func (s *testServer) dial(i int) net.Conn {
+	s.t.Helper()
+	a := s.addrs[i]
+	c, err := net.DialTimeout(a.Network(), dialable(a), 5*time.Second)
+	if err != nil {
+		s.t.Fatalf("dial %s: %v", a, err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dialable turns a wildcard listening address into one a client can dial.
+func dialable(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		if a.IP.IsUnspecified() {
+			return net.JoinHostPort("localhost", strconv.Itoa(a.Port))
+		}
+	case *net.UDPAddr:
+		if a.IP.IsUnspecified() {
+			return net.JoinHostPort("localhost", strconv.Itoa(a.Port))
+		}
+	}
+	return a.String()
+}
+
+// echoEvents echoes everything back.
+func echoEvents() Events {
+	return Events{Data: func(c Conn, in []byte) ([]byte, Action) { return in, None }}
+}
+
+// unixPath is a socket path in the test's temporary directory.
+func unixPath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "evio.sock")
+}
+
+// readAllWithin reads until EOF, failing after d.
+func readAllWithin(t *testing.T, c net.Conn, d time.Duration) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading until EOF: %v (got %d bytes)", err, len(b))
+	}
+	return b
+}
+
+// readLine reads one \n-terminated line, failing after 5 seconds.
+func readLine(t *testing.T, r *bufio.Reader, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading a line: %v (got %q)", err, line)
+	}
+	return strings.TrimSuffix(line, "\n")
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,58 @@
+package evio
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"time"
+)
+
+// prepareUnixPath makes path ready to bind a unix socket: a socket file
+// left by a server that is gone is removed; a live socket, a regular file or
+// a directory is an error and is left alone.
+func prepareUnixPath(raw, path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("evio: listen %q: %w", raw, err)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("evio: listen %q: %s exists and is not a socket (%s); refusing to remove it", raw, path, fi.Mode().Type())
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("evio: listen %q: a server is already listening on %s", raw, path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("evio: listen %q: removing stale socket: %w", raw, err)
+	}
+	return nil
+}
+
+// unixSocketFile remembers the socket file a listener created, so that
+// shutdown removes that file and not one another process put there since.
+type unixSocketFile struct {
+	path string
+	info fs.FileInfo
+}
+
+func statUnixSocket(path string) *unixSocketFile {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	return &unixSocketFile{path: path, info: fi}
+}
+
+func (f *unixSocketFile) remove() {
+	if f == nil {
+		return
+	}
+	if fi, err := os.Lstat(f.path); err == nil && os.SameFile(fi, f.info) {
+		os.Remove(f.path)
+	}
+}
