@@ -23,7 +23,7 @@ func TestInputStreamKeepsUnconsumedBytes(t *testing.T) {
 	var is InputStream
 	shared := []byte("abc")
 	data := is.Begin(shared)
-	is.End(data[1:]) // keep "bc"
+	is.End(data[1:])    // keep "bc"
 	copy(shared, "XYZ") // the caller's buffer is reused, as with ReuseInputBuffer
 	data = is.Begin([]byte("de"))
 	if string(data) != "bcde" {

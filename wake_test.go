@@ -248,4 +248,3 @@ func TestWakeFromCallback(t *testing.T) {
 		}
 	})
 }
-
