@@ -155,7 +155,7 @@ func (s *pollServer) release() {
 // balancer picks.
 func (l *loop) accept(ln *listener) {
 	for i := 0; i < acceptBatch; i++ {
-		fd, sa, err := socket.Accept(ln.fd)
+		fd, sa, err := acceptFunc(ln.fd)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN:
@@ -183,6 +183,9 @@ func (l *loop) accept(ln *listener) {
 		}
 	}
 }
+
+// acceptFunc is socket.Accept; tests replace it to inject errors.
+var acceptFunc = socket.Accept
 
 // acceptBatch bounds the connections taken per readiness event, so that a
 // connection storm cannot starve the loop's other connections.

@@ -178,7 +178,7 @@ func (s *stdServer) acceptLoop(ln *stdListener) {
 	defer s.ioWG.Done()
 	var backoff time.Duration
 	for {
-		nc, err := ln.stream.Accept()
+		nc, err := stdAcceptFunc(ln.stream)
 		if err != nil {
 			if s.isStopped() {
 				return
@@ -199,6 +199,9 @@ func (s *stdServer) acceptLoop(ln *stdListener) {
 		s.loops[s.balance.pick()].push(stdEvent{kind: evOpen, nc: nc, listener: ln})
 	}
 }
+
+// stdAcceptFunc accepts on a listener; tests replace it to inject errors.
+var stdAcceptFunc = func(ln net.Listener) (net.Conn, error) { return ln.Accept() }
 
 func nextBackoff(d time.Duration) time.Duration {
 	d *= 2

@@ -3,6 +3,8 @@
 package evio
 
 import (
+	"net"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -37,4 +39,24 @@ func sockoptInt(c Conn, level, opt int) (int, error) {
 		return v, opErr
 	}
 	return 0, syscall.EINVAL
+}
+
+// failAccept makes the next accept on either engine fail with err, then
+// restores the real accept.
+func failAccept(err error) (restore func()) {
+	realPoll, realStd := acceptFunc, stdAcceptFunc
+	var failed atomic.Bool
+	acceptFunc = func(fd int) (int, unix.Sockaddr, error) {
+		if failed.CompareAndSwap(false, true) {
+			return -1, nil, err
+		}
+		return realPoll(fd)
+	}
+	stdAcceptFunc = func(ln net.Listener) (net.Conn, error) {
+		if failed.CompareAndSwap(false, true) {
+			return nil, err
+		}
+		return realStd(ln)
+	}
+	return func() { acceptFunc, stdAcceptFunc = realPoll, realStd }
 }

@@ -58,69 +58,93 @@ func TestNumLoops(t *testing.T) {
 	})
 }
 
+// loopSettings are the multi-loop settings the balancing tests run with:
+// NumLoops 4, and -1 (one per CPU).
+var loopSettings = []int{4, -1}
+
+func effectiveLoops(setting int) int {
+	if setting < 0 {
+		return runtime.NumCPU()
+	}
+	return setting
+}
+
 func TestLoadBalanceRoundRobin(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		s, rec := recordBalance(t, e, 4, RoundRobin)
-		for i := 0; i < 40; i++ {
-			if _, loop := rec.open(t, s); loop != i%4 {
-				t.Fatalf("connection %d went to loop %d, want %d in turn", i, loop, i%4)
+		for _, setting := range loopSettings {
+			n := effectiveLoops(setting)
+			s, rec := recordBalance(t, e, setting, RoundRobin)
+			for i := 0; i < 10*n; i++ {
+				if _, loop := rec.open(t, s); loop != i%n {
+					t.Fatalf("NumLoops %d: connection %d went to loop %d, want %d in turn", setting, i, loop, i%n)
+				}
 			}
+			s.Stop()
 		}
 	})
 }
 
 func TestLoadBalanceLeastConnections(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		s, rec := recordBalance(t, e, 4, LeastConnections)
-		byLoop := map[int][]net.Conn{}
-		for i := 0; i < 40; i++ {
-			c, loop := rec.open(t, s)
-			byLoop[loop] = append(byLoop[loop], c)
-		}
-		for loop := 0; loop < 4; loop++ {
-			if n := len(byLoop[loop]); n != 10 {
-				t.Fatalf("loop %d got %d of 40 connections, want 10 each", loop, n)
+		for _, setting := range loopSettings {
+			n := effectiveLoops(setting)
+			s, rec := recordBalance(t, e, setting, LeastConnections)
+			byLoop := map[int][]net.Conn{}
+			for i := 0; i < 10*n; i++ {
+				c, loop := rec.open(t, s)
+				byLoop[loop] = append(byLoop[loop], c)
 			}
-		}
-		// Free three slots on loop 2: the next three connections go there.
-		for _, c := range byLoop[2][:3] {
-			c.Close()
-			<-rec.closed
-		}
-		for i := 0; i < 3; i++ {
-			if _, loop := rec.open(t, s); loop != 2 {
-				t.Fatalf("new connection went to loop %d, want loop 2 with the fewest", loop)
+			for loop := 0; loop < n; loop++ {
+				if got := len(byLoop[loop]); got != 10 {
+					t.Fatalf("NumLoops %d: loop %d got %d of %d connections, want 10 each", setting, loop, got, 10*n)
+				}
 			}
+			// Free three slots on the last loop: the next three connections go there.
+			last := n - 1
+			for _, c := range byLoop[last][:3] {
+				c.Close()
+				<-rec.closed
+			}
+			for i := 0; i < 3; i++ {
+				if _, loop := rec.open(t, s); loop != last {
+					t.Fatalf("NumLoops %d: new connection went to loop %d, want loop %d with the fewest", setting, loop, last)
+				}
+			}
+			s.Stop()
 		}
 	})
 }
 
 func TestLoadBalanceRandom(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		const n, loops = 200, 4
-		s, rec := recordBalance(t, e, loops, Random)
-		seq := make([]int, n)
-		counts := make([]int, loops)
-		for i := range seq {
-			c, loop := rec.open(t, s)
-			c.Close() // keep descriptors low; Random ignores load anyway
-			seq[i] = loop
-			counts[loop]++
-		}
-		for loop, got := range counts {
-			// Expected 50 each; below 15 has probability far under 1e-9.
-			if got < 15 {
-				t.Fatalf("loop %d got %d of %d connections: not uniform (%v)", loop, got, n, counts)
+		for _, setting := range loopSettings {
+			loops := effectiveLoops(setting)
+			n := 50 * loops
+			s, rec := recordBalance(t, e, setting, Random)
+			seq := make([]int, n)
+			counts := make([]int, loops)
+			for i := range seq {
+				c, loop := rec.open(t, s)
+				c.Close() // keep descriptors low; Random ignores load anyway
+				seq[i] = loop
+				counts[loop]++
 			}
-		}
-		inTurn := true
-		for i := 1; i < n; i++ {
-			if seq[i] != (seq[i-1]+1)%loops {
-				inTurn = false
+			for loop, got := range counts {
+				// Expected 50 each; below 15 has probability far under 1e-9.
+				if got < 15 {
+					t.Fatalf("NumLoops %d: loop %d got %d of %d connections: not uniform (%v)", setting, loop, got, n, counts)
+				}
 			}
-		}
-		if inTurn {
-			t.Fatal("Random assigned connections strictly in turn")
+			inTurn := true
+			for i := 1; i < n; i++ {
+				if seq[i] != (seq[i-1]+1)%loops {
+					inTurn = false
+				}
+			}
+			if inTurn {
+				t.Fatalf("NumLoops %d: Random assigned connections strictly in turn", setting)
+			}
+			s.Stop()
 		}
 	})
 }
