@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/evio-go/evio/internal/buffer"
 	"github.com/evio-go/evio/internal/poll"
@@ -24,16 +25,18 @@ type conn struct {
 	remote   netip.AddrPort // immutable; TCP and UDP peers
 	local    netip.AddrPort // immutable; set when the listener is a wildcard
 
-	ctx    interface{}
-	out    buffer.Output
-	action Action // Close or Detach, to run once out is written
+	ctx       interface{}
+	out       buffer.Output
+	maxOutput int    // Options.MaxOutput, resolved
+	action    Action // Close or Detach, to run once out is written
 
 	interest   poll.Interest // what the poller watches now
 	reuseInput bool
 	datagram   bool // a UDP sender: no socket of its own
 	eof        bool // the peer has finished sending
 	dirty      bool // in loop.dirty
-	closed     bool // closed or detached; never reopened
+	closed     bool // Closed or Detached has fired; never reopened
+	lingering  bool // closed, but the descriptor stays open until the peer finishes
 
 	// woken is set by the Wake that queues the connection on its loop and
 	// cleared when the loop takes it: any goroutine.
@@ -88,7 +91,7 @@ func (l *loop) openConn(fd int, sa unix.Sockaddr, ln *listener) {
 		l.server.balance.release(l.index)
 		return
 	}
-	c := &conn{fd: fd, loop: l, listener: ln}
+	c := &conn{fd: fd, loop: l, listener: ln, maxOutput: defaultMaxOutput}
 	c.setAddrs(sa, ln)
 	if err := l.poller.Add(fd, poll.Readable); err != nil {
 		// Never opened, so no Opened or Closed: the peer sees a close.
@@ -104,30 +107,42 @@ func (l *loop) openConn(fd int, sa unix.Sockaddr, ln *listener) {
 	}
 	l.conns[fd] = c
 	l.open++
-	if l.server.events.Opened == nil {
+	out, opts, action, err := l.server.handlers.opened(c)
+	if err != nil {
+		l.closeConn(c, err)
 		return
 	}
-	out, opts, action := l.server.events.Opened(c)
 	if opts.TCPKeepAlive > 0 && ln.family != unix.AF_UNIX {
 		// A keepalive that cannot be set leaves a working connection; evio
 		// ignores the error too.
 		socket.SetKeepAlive(fd, opts.TCPKeepAlive)
 	}
 	c.reuseInput = opts.ReuseInputBuffer
+	c.maxOutput = maxOutputOf(opts)
 	l.react(c, out, action)
 }
 
+// atOutputLimit reports whether c's queue is at its bound: c is then not
+// read from, and more output closes it.
+func (l *loop) atOutputLimit(c *conn) bool {
+	return l.server.budget.overLimit(c.out.Len(), c.maxOutput)
+}
+
 // wantsRead reports whether the connection should be read from.
-func (c *conn) wantsRead() bool {
-	return c.action == None && !c.eof && !c.loop.stopping && c.out.Len() < maxPendingOutput
+func (l *loop) wantsRead(c *conn) bool {
+	return c.action == None && !c.eof && !l.stopping && !l.atOutputLimit(c)
 }
 
 func (l *loop) serveConn(c *conn, r poll.Ready) {
+	if c.lingering {
+		l.discardInput(c)
+		return
+	}
 	if c.out.Len() > 0 && (r.IsWritable() || r.IsError() || r.IsHangup()) {
 		// flush writes it, and a write on a broken socket reports why.
 		l.markDirty(c)
 	}
-	if c.interest&poll.Readable != 0 && c.wantsRead() && (r.IsReadable() || r.IsHangup() || r.IsError()) {
+	if c.interest&poll.Readable != 0 && l.wantsRead(c) && (r.IsReadable() || r.IsHangup() || r.IsError()) {
 		l.read(c)
 	}
 }
@@ -136,15 +151,11 @@ func (l *loop) read(c *conn) {
 	n, err := socket.Read(c.fd, l.readBuf)
 	switch {
 	case err == nil && n > 0:
-		if l.server.events.Data == nil {
-			return
-		}
 		in := l.readBuf[:n]
 		if !c.reuseInput {
 			in = append([]byte(nil), in...)
 		}
-		out, action := l.server.events.Data(c, in)
-		l.react(c, out, action)
+		l.fireData(c, in)
 	case err == nil:
 		// End of file: the peer sends no more. Write what is queued, then
 		// close.
@@ -159,13 +170,29 @@ func (l *loop) read(c *conn) {
 	}
 }
 
+// fireData fires Data for c (in == nil after a Wake) and queues what it
+// returns.
+func (l *loop) fireData(c *conn, in []byte) {
+	out, action, err := l.server.handlers.data(c, in)
+	if err != nil {
+		l.closeConn(c, err)
+		return
+	}
+	l.react(c, out, action)
+}
+
 // react queues what an event of c returned.
 func (l *loop) react(c *conn, out []byte, action Action) {
 	if c.closed {
 		return
 	}
 	if len(out) > 0 {
+		if l.atOutputLimit(c) {
+			l.closeConn(c, ErrOutputLimit)
+			return
+		}
 		c.out.Append(&l.pool, out)
+		l.queued += len(out)
 		l.markDirty(c)
 	}
 	switch action {
@@ -186,15 +213,14 @@ func (l *loop) serveWake(c *conn) {
 		return
 	}
 	c.woken.Store(false)
-	if l.server.events.Data == nil {
-		return
-	}
-	out, action := l.server.events.Data(c, nil)
 	if c.datagram {
-		l.sendDatagram(c, out, action)
+		out, action, err := l.server.handlers.data(c, nil)
+		if err == nil {
+			l.sendDatagram(c, out, action)
+		}
 		return
 	}
-	l.react(c, out, action)
+	l.fireData(c, nil)
 }
 
 // write writes c's queued output once. It reports false if the connection
@@ -203,6 +229,7 @@ func (l *loop) write(c *conn) bool {
 	n, err := socket.Write(c.fd, c.out.Pending())
 	if n > 0 {
 		c.out.Consume(&l.pool, n)
+		l.queued -= n
 	}
 	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 		l.closeConn(c, os.NewSyscallError("write", err))
@@ -218,17 +245,22 @@ func (l *loop) settle(c *conn) {
 		if c.action == Detach {
 			l.detach(c)
 		} else {
-			l.closeConn(c, nil)
+			l.closeGracefully(c)
 		}
 		return
 	}
 	var want poll.Interest
-	if c.wantsRead() {
+	if l.wantsRead(c) {
 		want |= poll.Readable
 	}
 	if c.out.Len() > 0 {
 		want |= poll.Writable
 	}
+	l.watch(c, want)
+}
+
+// watch makes the poller watch c for want, if it does not already.
+func (l *loop) watch(c *conn, want poll.Interest) {
 	if want == c.interest {
 		return
 	}
@@ -239,34 +271,85 @@ func (l *loop) settle(c *conn) {
 	c.interest = want
 }
 
-// forget removes c from the loop, whether it closes or detaches.
+// forget removes c from the events' view, whether it closes or detaches.
 func (l *loop) forget(c *conn) {
 	c.closed = true
-	l.conns[c.fd] = nil
 	l.open--
+	l.queued -= c.out.Len()
 	c.out.Reset(&l.pool)
 	l.server.balance.release(l.index)
 }
 
-// closeConn closes c and fires Closed with err, the cause or nil.
+// closeConn closes c at once and fires Closed with err, the cause or nil.
 func (l *loop) closeConn(c *conn, err error) {
 	if c.closed {
 		return
 	}
 	l.forget(c)
+	l.conns[c.fd] = nil
 	// Closing the descriptor also removes it from the poller.
 	unix.Close(c.fd)
-	if l.server.events.Closed != nil {
-		if l.server.events.Closed(c, err) == Shutdown {
-			l.server.shutdown(nil)
+	if l.server.handlers.closed(c, err) == Shutdown {
+		l.server.shutdown(nil)
+	}
+}
+
+// closeGracefully closes c after its output has been written. If the peer
+// is still sending, closing now would make the kernel answer with a reset,
+// which can destroy output the peer has not read yet; so c only stops
+// sending and lingers, its input discarded, until the peer closes too or
+// lingerTimeout passes. Closed fires now either way.
+func (l *loop) closeGracefully(c *conn) {
+	if c.eof || c.closed {
+		l.closeConn(c, nil)
+		return
+	}
+	if unread, err := socket.Unread(c.fd); err != nil || unread == 0 {
+		l.closeConn(c, nil)
+		return
+	}
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.closeConn(c, nil)
+		return
+	}
+	l.forget(c)
+	c.lingering = true
+	l.lingering = append(l.lingering, lingerEntry{c: c, until: time.Now().Add(lingerTimeout)})
+	l.watch(c, poll.Readable)
+	if l.server.handlers.closed(c, nil) == Shutdown {
+		l.server.shutdown(nil)
+	}
+}
+
+// discardInput reads and drops what a lingering connection's peer sends,
+// and closes the descriptor at its end of file or error.
+func (l *loop) discardInput(c *conn) {
+	for i := 0; i < 4; i++ {
+		n, err := socket.Read(c.fd, l.readBuf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return
+		}
+		if err != nil || n == 0 {
+			l.endLinger(c)
+			return
 		}
 	}
+}
+
+// endLinger closes a lingering connection's descriptor.
+func (l *loop) endLinger(c *conn) {
+	if !c.lingering {
+		return
+	}
+	c.lingering = false
+	l.conns[c.fd] = nil
+	unix.Close(c.fd)
 }
 
 // detach hands c's socket to the Detached event as a blocking net.Conn.
 func (l *loop) detach(c *conn) {
 	if l.server.events.Detached == nil {
-		l.closeConn(c, nil)
+		l.closeGracefully(c)
 		return
 	}
 	if err := l.poller.Delete(c.fd, c.interest); err != nil {
@@ -274,18 +357,17 @@ func (l *loop) detach(c *conn) {
 		return
 	}
 	l.forget(c)
+	l.conns[c.fd] = nil
 	f := os.NewFile(uintptr(c.fd), "evio-detached")
 	nc, err := net.FileConn(f) // a duplicate managed by package net
 	f.Close()
 	if err != nil {
-		if l.server.events.Closed != nil {
-			if l.server.events.Closed(c, fmt.Errorf("evio: detach: %w", err)) == Shutdown {
-				l.server.shutdown(nil)
-			}
+		if l.server.handlers.closed(c, fmt.Errorf("evio: detach: %w", err)) == Shutdown {
+			l.server.shutdown(nil)
 		}
 		return
 	}
-	if l.server.events.Detached(c, nc) == Shutdown {
+	if l.server.handlers.detached(c, nc) == Shutdown {
 		l.server.shutdown(nil)
 	}
 }
@@ -306,8 +388,11 @@ func (l *loop) readDatagrams(ln *listener) {
 		if l.server.events.Data == nil {
 			continue
 		}
-		c := &conn{fd: ln.fd, loop: l, listener: ln, datagram: true, remote: socket.AddrPort(sa), closed: false}
-		out, action := l.server.events.Data(c, append([]byte{}, l.readBuf[:n]...))
+		c := &conn{fd: ln.fd, loop: l, listener: ln, datagram: true, remote: socket.AddrPort(sa)}
+		out, action, err := l.server.handlers.data(c, append([]byte{}, l.readBuf[:n]...))
+		if err != nil {
+			continue // a datagram has no connection to close; drop it
+		}
 		l.sendDatagram(c, out, action)
 	}
 }
@@ -319,8 +404,9 @@ const datagramBatch = 64
 // effort: a full socket buffer drops the reply, as it would on the network.
 func (l *loop) sendDatagram(c *conn, out []byte, action Action) {
 	if len(out) > 0 {
-		if l.server.events.PreWrite != nil {
-			l.server.events.PreWrite()
+		if err := l.server.handlers.preWrite(); err != nil {
+			l.server.shutdown(err)
+			return
 		}
 		unix.Sendto(c.fd, out, 0, socket.Sockaddr(c.listener.family, c.remote))
 	}

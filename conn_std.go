@@ -5,7 +5,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/evio-go/evio/internal/socket"
 )
 
 // stdConn is a connection of the portable engine, or the sender of one
@@ -21,6 +24,7 @@ type stdConn struct {
 	ctx interface{}
 
 	out        []byte // queued during this pass, handed to the writer by flush
+	maxOutput  int    // Options.MaxOutput, resolved
 	action     Action // Close or Detach, to run once the output is written
 	reuseInput bool
 	datagram   bool
@@ -37,6 +41,13 @@ type stdConn struct {
 	// stopReading tells the reader to stop after the current data; set by
 	// the loop, read by the reader.
 	stopReading atomic.Bool
+	// linger tells the reader, once done is closed, to keep reading and
+	// discarding until the peer finishes, then close the socket: see
+	// closeGracefully.
+	linger atomic.Bool
+	// readerGone is set by the reader as it exits; with linger it decides
+	// who closes a lingering socket (both may; closing twice is harmless).
+	readerGone atomic.Bool
 	// woken is set by the Wake that queues an event and cleared when the
 	// loop takes it: any goroutine.
 	woken atomic.Bool
@@ -84,6 +95,7 @@ const stdMinRead = 4 << 10
 
 func (c *stdConn) readLoop() {
 	defer c.loop.server.ioWG.Done()
+	defer c.readerExit()
 	buf := make([]byte, stdMinRead)
 	for {
 		n, err := c.nc.Read(buf)
@@ -92,6 +104,7 @@ func (c *stdConn) readLoop() {
 			select {
 			case <-c.ack:
 			case <-c.done:
+				c.discardUntilEnd(buf)
 				return
 			}
 			if n == len(buf) && len(buf) < readBufferSize {
@@ -105,6 +118,28 @@ func (c *stdConn) readLoop() {
 			c.loop.push(stdEvent{kind: evReadEnd, c: c, err: err})
 			return
 		}
+	}
+}
+
+// discardUntilEnd runs on the reader once the loop has let go of the
+// connection: a lingering connection is read until the peer finishes or the
+// linger deadline passes.
+func (c *stdConn) discardUntilEnd(buf []byte) {
+	if !c.linger.Load() {
+		return
+	}
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// readerExit closes a lingering socket when its reader ends.
+func (c *stdConn) readerExit() {
+	c.readerGone.Store(true)
+	if c.linger.Load() {
+		c.nc.Close()
 	}
 }
 
@@ -136,7 +171,9 @@ func (c *stdConn) writeLoop() {
 			c.queued = spare[:0]
 			c.writing = true
 			c.mu.Unlock()
-			if _, err := c.nc.Write(batch); err != nil {
+			_, err := c.nc.Write(batch)
+			c.loop.queued.Add(-int64(len(batch)))
+			if err != nil {
 				c.loop.push(stdEvent{kind: evWriteEnd, c: c, err: err})
 				return
 			}
@@ -199,18 +236,21 @@ func (l *stdLoop) openConn(nc net.Conn, ln *stdListener) {
 		l.server.balance.release(l.index)
 		return
 	}
-	c := &stdConn{loop: l, listener: ln, nc: nc, readerDone: true, ack: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &stdConn{loop: l, listener: ln, nc: nc, maxOutput: defaultMaxOutput, readerDone: true, ack: make(chan struct{}, 1), done: make(chan struct{})}
 	l.conns[c] = struct{}{}
-	if l.server.events.Opened != nil {
-		out, opts, action := l.server.events.Opened(c)
-		if tc, ok := nc.(*net.TCPConn); ok && opts.TCPKeepAlive > 0 {
-			tc.SetKeepAlive(true)
-			tc.SetKeepAlivePeriod(opts.TCPKeepAlive)
-		}
-		c.reuseInput = opts.ReuseInputBuffer
-		l.react(c, out, action)
+	out, opts, action, err := l.server.handlers.opened(c)
+	if err != nil {
+		l.closeConn(c, err)
+		return
 	}
-	if c.action == None {
+	if tc, ok := nc.(*net.TCPConn); ok && opts.TCPKeepAlive > 0 {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(opts.TCPKeepAlive)
+	}
+	c.reuseInput = opts.ReuseInputBuffer
+	c.maxOutput = maxOutputOf(opts)
+	l.react(c, out, action)
+	if c.action == None && !c.closed {
 		c.readerDone = false
 		l.server.ioWG.Add(1)
 		go c.readLoop()
@@ -222,7 +262,12 @@ func (l *stdLoop) react(c *stdConn, out []byte, action Action) {
 		return
 	}
 	if len(out) > 0 {
+		if l.atOutputLimit(c) {
+			l.closeConn(c, ErrOutputLimit)
+			return
+		}
 		c.out = append(c.out, out...)
+		l.queued.Add(int64(len(out)))
 		l.markDirty(c)
 	}
 	switch action {
@@ -253,13 +298,32 @@ func (l *stdLoop) serveData(c *stdConn, data []byte) {
 	if !c.reuseInput {
 		in = append([]byte(nil), data...)
 	}
-	out, action := l.server.events.Data(c, in)
-	l.react(c, out, action)
-	if c.pending() >= maxPendingOutput {
+	l.fireData(c, in)
+	if c.closed {
+		return // the reader is released by done
+	}
+	if l.atOutputLimit(c) {
 		c.ackHeld = true // settle resumes the reader once the writer has drained
 		return
 	}
 	c.ack <- struct{}{}
+}
+
+// atOutputLimit reports whether c's queue is at its bound: c is then not
+// read from, and more output closes it.
+func (l *stdLoop) atOutputLimit(c *stdConn) bool {
+	return l.server.budget.overLimit(c.pending(), c.maxOutput)
+}
+
+// fireData fires Data for c (in == nil after a Wake) and queues what it
+// returns.
+func (l *stdLoop) fireData(c *stdConn, in []byte) {
+	out, action, err := l.server.handlers.data(c, in)
+	if err != nil {
+		l.closeConn(c, err)
+		return
+	}
+	l.react(c, out, action)
 }
 
 func (l *stdLoop) readEnded(c *stdConn, err error) {
@@ -287,15 +351,14 @@ func (l *stdLoop) serveWake(c *stdConn) {
 		return
 	}
 	c.woken.Store(false)
-	if l.server.events.Data == nil {
-		return
-	}
-	out, action := l.server.events.Data(c, nil)
 	if c.datagram {
-		l.sendDatagram(c, out, action)
+		out, action, err := l.server.handlers.data(c, nil)
+		if err == nil {
+			l.sendDatagram(c, out, action)
+		}
 		return
 	}
-	l.react(c, out, action)
+	l.fireData(c, nil)
 }
 
 func (l *stdLoop) serveDatagram(ev *stdEvent) {
@@ -306,14 +369,18 @@ func (l *stdLoop) serveDatagram(ev *stdEvent) {
 	in := append([]byte{}, ev.data...)
 	ev.ack <- struct{}{}
 	c := &stdConn{loop: l, listener: ev.listener, peer: ev.addr, datagram: true}
-	out, action := l.server.events.Data(c, in)
+	out, action, err := l.server.handlers.data(c, in)
+	if err != nil {
+		return // a datagram has no connection to close; drop it
+	}
 	l.sendDatagram(c, out, action)
 }
 
 func (l *stdLoop) sendDatagram(c *stdConn, out []byte, action Action) {
 	if len(out) > 0 {
-		if l.server.events.PreWrite != nil {
-			l.server.events.PreWrite()
+		if err := l.server.handlers.preWrite(); err != nil {
+			l.server.shutdown(err)
+			return
 		}
 		c.listener.packet.WriteTo(out, c.peer)
 	}
@@ -340,7 +407,7 @@ func (l *stdLoop) settle(c *stdConn) {
 		return // evWriteEnd comes back here
 	}
 	if c.action == Close {
-		l.closeConn(c, nil)
+		l.closeGracefully(c)
 		return
 	}
 	if !c.readerDone {
@@ -366,29 +433,59 @@ func (l *stdLoop) stopReader(c *stdConn) {
 	c.nc.SetReadDeadline(time.Unix(1, 0))
 }
 
+// forget removes c from the loop, whether it closes or detaches, releasing
+// its goroutines.
 func (l *stdLoop) forget(c *stdConn) {
 	c.closed = true
 	delete(l.conns, c)
 	l.server.balance.release(l.index)
+	c.mu.Lock()
+	l.queued.Add(-int64(len(c.out) + len(c.queued)))
+	c.out, c.queued = nil, nil
+	c.mu.Unlock()
 	close(c.done)
 }
 
+// closeConn closes c at once and fires Closed with err, the cause or nil.
 func (l *stdLoop) closeConn(c *stdConn, err error) {
 	if c.closed {
 		return
 	}
 	l.forget(c)
 	c.nc.Close()
-	if l.server.events.Closed != nil {
-		if l.server.events.Closed(c, err) == Shutdown {
-			l.server.shutdown(nil)
-		}
+	l.fireClosed(c, err)
+}
+
+func (l *stdLoop) fireClosed(c *stdConn, err error) {
+	if l.server.handlers.closed(c, err) == Shutdown {
+		l.server.shutdown(nil)
 	}
+}
+
+// closeGracefully closes c after its output has been written. If the peer
+// may still be sending, closing now could make the kernel answer with a
+// reset that destroys output the peer has not read yet; so c stops sending
+// and its reader keeps reading and discarding until the peer closes too or
+// lingerTimeout passes. Closed fires now either way.
+func (l *stdLoop) closeGracefully(c *stdConn) {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.nc.(closeWriter)
+	if c.eof || c.readerDone || !ok || !hasUnread(c.nc) || cw.CloseWrite() != nil {
+		l.closeConn(c, nil)
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.linger.Store(true) // before forget closes done
+	if c.readerGone.Load() {
+		c.nc.Close() // the reader ended before it could see linger
+	}
+	l.forget(c)
+	l.fireClosed(c, nil)
 }
 
 func (l *stdLoop) detach(c *stdConn) {
 	if l.server.events.Detached == nil {
-		l.closeConn(c, nil)
+		l.closeGracefully(c)
 		return
 	}
 	l.forget(c)
@@ -397,9 +494,24 @@ func (l *stdLoop) detach(c *stdConn) {
 	if len(c.leftover) > 0 {
 		rwc = &replayConn{Conn: c.nc, unread: c.leftover}
 	}
-	if l.server.events.Detached(c, rwc) == Shutdown {
+	if l.server.handlers.detached(c, rwc) == Shutdown {
 		l.server.shutdown(nil)
 	}
+}
+
+// hasUnread reports whether the peer has sent bytes not read yet; when the
+// system cannot tell, it assumes so.
+func hasUnread(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	n, err := socket.UnreadRaw(raw)
+	return err != nil || n > 0
 }
 
 // replayConn is a detached connection that first returns the bytes its

@@ -3,12 +3,10 @@
 package evio
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,9 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// emfileChildEnv, when set to an engine suffix, makes the test binary run
-// an echo server under a low descriptor limit instead of the tests.
-const emfileChildEnv = "EVIO_EMFILE_CHILD"
+func init() { childMains["emfile"] = runEMFILEChild }
+
+// emfileEngineEnv tells the emfile child which engine to run.
+const emfileEngineEnv = "EVIO_EMFILE_ENGINE"
 
 // emfileLimit is the child's RLIMIT_NOFILE: room for the runtime and a few
 // dozen connections.
@@ -28,10 +27,7 @@ const emfileLimit = 48
 // runEMFILEChild serves echo on a free port with at most emfileLimit
 // descriptors, prints "ADDR host:port", and shuts down when stdin closes.
 func runEMFILEChild() int {
-	suffix := os.Getenv(emfileChildEnv)
-	if suffix == "poll" {
-		suffix = ""
-	}
+	suffix := os.Getenv(emfileEngineEnv)
 	lim := unix.Rlimit{Cur: emfileLimit, Max: emfileLimit}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		fmt.Println("ERROR setrlimit:", err)
@@ -68,20 +64,7 @@ func runEMFILEChild() int {
 // shut the whole server down here).
 func TestAcceptSurvivesEMFILE(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), emfileChildEnv+"="+map[string]string{"": "poll", "-net": "-net"}[e.suffix])
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, stdin, out := startChild(t, "emfile", emfileEngineEnv+"="+e.suffix)
 		exited := false
 		defer func() {
 			if !exited {
@@ -89,7 +72,6 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 				cmd.Wait()
 			}
 		}()
-		out := bufio.NewReader(stdout)
 		line, err := out.ReadString('\n')
 		if err != nil || !strings.HasPrefix(line, "ADDR ") {
 			t.Fatalf("child did not report its address: %q, %v", line, err)

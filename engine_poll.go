@@ -20,9 +20,11 @@ const pollEngineAvailable = true
 // each a goroutine with its own poller, and the listeners they accept on.
 type pollServer struct {
 	events    Events      // immutable
+	handlers  handlers    // calls events
 	loops     []*loop     // immutable once the loops run
 	listeners []*listener // immutable once the loops run
 	balance   *balancer
+	budget    *outputBudget
 
 	stopOnce sync.Once
 	done     sync.WaitGroup // one count per running loop
@@ -50,7 +52,12 @@ type listener struct {
 }
 
 func servePoll(events Events, specs []listenSpec, numLoops int) error {
-	s := &pollServer{events: events, balance: newBalancer(events.LoadBalance, numLoops)}
+	s := &pollServer{
+		events:   events,
+		handlers: handlers{events: events},
+		balance:  newBalancer(events.LoadBalance, numLoops),
+		budget:   newOutputBudget(events.MaxTotalOutput, numLoops),
+	}
 	defer s.release()
 	for i, spec := range specs {
 		ln, err := listenPoll(i, spec)
@@ -77,10 +84,9 @@ func servePoll(events Events, specs []listenSpec, numLoops int) error {
 		}
 		addrs[i] = ln.addr
 	}
-	if events.Serving != nil {
-		if events.Serving(Server{Addrs: addrs, NumLoops: numLoops}) == Shutdown {
-			return nil
-		}
+	action, err := s.handlers.serving(Server{Addrs: addrs, NumLoops: numLoops})
+	if err != nil || action == Shutdown {
+		return err
 	}
 	s.done.Add(numLoops)
 	for _, l := range s.loops {

@@ -17,9 +17,11 @@ import (
 // blocking reads, writes and accepts and handing their results to the loops.
 type stdServer struct {
 	events    Events         // immutable
+	handlers  handlers       // calls events
 	loops     []*stdLoop     // immutable once the loops run
 	listeners []*stdListener // immutable once the loops run
 	balance   *balancer
+	budget    *outputBudget
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed by shutdown
@@ -43,9 +45,11 @@ type stdListener struct {
 
 func serveStd(events Events, specs []listenSpec, numLoops int) error {
 	s := &stdServer{
-		events:  events,
-		balance: newBalancer(events.LoadBalance, numLoops),
-		stopped: make(chan struct{}),
+		events:   events,
+		handlers: handlers{events: events},
+		balance:  newBalancer(events.LoadBalance, numLoops),
+		budget:   newOutputBudget(events.MaxTotalOutput, numLoops),
+		stopped:  make(chan struct{}),
 	}
 	for i, spec := range specs {
 		ln, err := listenStd(i, spec)
@@ -62,11 +66,10 @@ func serveStd(events Events, specs []listenSpec, numLoops int) error {
 	for i := 0; i < numLoops; i++ {
 		s.loops = append(s.loops, newStdLoop(s, i))
 	}
-	if events.Serving != nil {
-		if events.Serving(Server{Addrs: addrs, NumLoops: numLoops}) == Shutdown {
-			s.closeListeners()
-			return nil
-		}
+	action, err := s.handlers.serving(Server{Addrs: addrs, NumLoops: numLoops})
+	if err != nil || action == Shutdown {
+		s.closeListeners()
+		return err
 	}
 	s.loopsWG.Add(numLoops)
 	for _, l := range s.loops {

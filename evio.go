@@ -1,6 +1,8 @@
 package evio
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -50,6 +52,15 @@ type Options struct {
 	// one copy per read. When false (the default) in is a fresh copy that
 	// the callee owns and may keep.
 	ReuseInputBuffer bool
+	// MaxOutput bounds the bytes queued for the connection and not yet
+	// taken by its peer; 0 means 64 MiB. While the queue is at the bound,
+	// the connection is not read from, so a peer that sends but does not
+	// read is held back by TCP flow control. An event that returns output
+	// while the queue is at the bound closes the connection instead, and
+	// Closed gets ErrOutputLimit: output pushed (by Wake) to a peer that
+	// does not keep up cannot grow without bound. The output of one event
+	// may take the queue past the bound; it is never cut.
+	MaxOutput int
 }
 
 // Server describes a running server. It is passed to the Serving event.
@@ -114,6 +125,21 @@ type Events struct {
 	// after each return (at once for a delay of zero or less). Only the
 	// Shutdown action is honoured.
 	Tick func() (delay time.Duration, action Action)
+
+	// MaxTotalOutput bounds the bytes queued across all connections of the
+	// server; 0 means 1 GiB. Once the total reaches it, every connection
+	// with more than 64 KiB queued counts as being at its MaxOutput (not
+	// read from; closed with ErrOutputLimit if an event adds output), so
+	// that many slow readers together cannot take all memory, while
+	// connections with small replies carry on.
+	MaxTotalOutput int
+	// NoRecover lets a panic in an event crash the program, as it would
+	// without evio. By default a panic is recovered and becomes a
+	// *PanicError: in Opened or Data it closes that connection (Closed gets
+	// the error) and the server keeps serving; in Serving, Tick or PreWrite
+	// it shuts the server down and Serve returns it; in Closed or Detached,
+	// whose connection is already gone, it is dropped.
+	NoRecover bool
 }
 
 // Serve starts a server on the given addresses and blocks until it shuts
@@ -146,4 +172,31 @@ type Events struct {
 // connection, closes the listeners and removes unix socket files.
 func Serve(events Events, addr ...string) error {
 	return serve(events, addr)
+}
+
+// ErrOutputLimit is the error Closed reports for a connection closed
+// because an event returned output while the connection's queue was at its
+// bound (see Options.MaxOutput and Events.MaxTotalOutput): its peer was not
+// reading fast enough.
+var ErrOutputLimit = errors.New("evio: output limit exceeded")
+
+// PanicError is the error an event's panic turns into (unless
+// Events.NoRecover is set). Closed receives it when the panic happened in
+// Opened or Data of that connection; Serve returns it when the panic
+// happened in Serving, Tick or PreWrite.
+type PanicError struct {
+	Event string      // the event that panicked: "Data", "Tick", ...
+	Value interface{} // the value passed to panic
+	Stack []byte      // the panicking goroutine's stack, from runtime/debug.Stack
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("evio: panic in %s: %v", e.Event, e.Value)
+}
+
+// Unwrap returns the panic value if it is an error, so that errors.Is and
+// errors.As see through the panic.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
 }

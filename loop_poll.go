@@ -21,11 +21,13 @@ type loop struct {
 	poller    *poll.Poller
 	listeners []*listener // those whose home is this loop
 
-	conns   []*conn // open connections by descriptor
-	open    int     // number of non-nil conns
-	readBuf []byte  // every read of the loop lands here first
-	pool    buffer.Pool
-	dirty   []*conn // connections with output or an action to settle this iteration
+	conns     []*conn // connections by descriptor, open or lingering
+	open      int     // connections not yet closed or detached
+	lingering []lingerEntry
+	readBuf   []byte // every read of the loop lands here first
+	pool      buffer.Pool
+	dirty     []*conn // connections with output or an action to settle this iteration
+	queued    int     // bytes queued on this loop's connections
 
 	// inbox takes connections handed over by an accepting loop and
 	// connections whose Wake was called; any goroutine pushes.
@@ -37,6 +39,12 @@ type loop struct {
 	stopping     bool      // draining after a shutdown
 	stopDeadline time.Time // when draining gives up
 	tickAt       time.Time // next Tick (loop 0 only); zero when none
+}
+
+// lingerEntry is a closed connection waiting for its peer to finish.
+type lingerEntry struct {
+	c     *conn
+	until time.Time
 }
 
 // inboxItem is either a woken connection or an accepted descriptor.
@@ -93,7 +101,7 @@ func (l *loop) run() {
 		l.takeInbox()
 		l.runTimers()
 		l.flush()
-		if l.stopping && (l.open == 0 || !time.Now().Before(l.stopDeadline)) {
+		if l.stopping && ((l.open == 0 && len(l.lingering) == 0) || !time.Now().Before(l.stopDeadline)) {
 			l.closeAll()
 			return
 		}
@@ -140,6 +148,9 @@ func (l *loop) timeout() time.Duration {
 			next = t
 		}
 	}
+	if len(l.lingering) > 0 {
+		earliest(l.lingering[0].until)
+	}
 	if l.stopping {
 		earliest(l.stopDeadline)
 	} else {
@@ -162,6 +173,9 @@ func (l *loop) timeout() time.Duration {
 }
 
 func (l *loop) runTimers() {
+	if len(l.lingering) > 0 {
+		l.expireLingering()
+	}
 	if l.stopping || (l.tickAt.IsZero() && !l.anyPaused()) {
 		return
 	}
@@ -176,6 +190,25 @@ func (l *loop) runTimers() {
 	}
 }
 
+// expireLingering closes lingering connections whose time is up, and drops
+// the entries of those that ended on their own.
+func (l *loop) expireLingering() {
+	now := time.Now()
+	kept := l.lingering[:0]
+	for _, e := range l.lingering {
+		if e.c.lingering && !now.Before(e.until) {
+			l.endLinger(e.c)
+		}
+		if e.c.lingering {
+			kept = append(kept, e)
+		}
+	}
+	for i := len(kept); i < len(l.lingering); i++ {
+		l.lingering[i] = lingerEntry{}
+	}
+	l.lingering = kept
+}
+
 func (l *loop) anyPaused() bool {
 	for _, ln := range l.listeners {
 		if ln.paused {
@@ -186,9 +219,9 @@ func (l *loop) anyPaused() bool {
 }
 
 func (l *loop) tick() {
-	delay, action := l.server.events.Tick()
-	if action == Shutdown {
-		l.server.shutdown(nil)
+	delay, action, err := l.server.handlers.tick()
+	if err != nil || action == Shutdown {
+		l.server.shutdown(err)
 	}
 	if delay < 0 {
 		delay = 0
@@ -210,7 +243,7 @@ func (l *loop) beginStop() {
 		}
 	}
 	for _, c := range l.conns {
-		if c == nil {
+		if c == nil || c.closed {
 			continue
 		}
 		if c.out.Len() == 0 && c.action != Detach {
@@ -224,13 +257,18 @@ func (l *loop) beginStop() {
 	}
 }
 
-// closeAll closes whatever is still open when the loop exits.
+// closeAll closes whatever is still open or lingering when the loop exits.
 func (l *loop) closeAll() {
 	for _, c := range l.conns {
-		if c != nil {
+		switch {
+		case c == nil:
+		case c.lingering:
+			l.endLinger(c)
+		default:
 			l.closeConn(c, nil)
 		}
 	}
+	l.lingering = nil
 }
 
 func (l *loop) markDirty(c *conn) {
@@ -248,10 +286,15 @@ func (l *loop) flush() {
 	if len(l.dirty) == 0 {
 		return
 	}
-	if preWrite := l.server.events.PreWrite; preWrite != nil {
+	if l.server.events.PreWrite != nil {
 		for _, c := range l.dirty {
 			if !c.closed && c.out.Len() > 0 {
-				preWrite()
+				if err := l.server.handlers.preWrite(); err != nil {
+					// Replies must not leave unless PreWrite has run.
+					l.server.shutdown(err)
+					l.dropOutput()
+					return
+				}
 				break
 			}
 		}
@@ -266,6 +309,19 @@ func (l *loop) flush() {
 			continue
 		}
 		l.settle(c)
+	}
+	l.dirty = l.dirty[:0]
+	l.server.budget.queued[l.index].Store(int64(l.queued))
+}
+
+// dropOutput discards the output queued this iteration, after PreWrite
+// failed.
+func (l *loop) dropOutput() {
+	for i, c := range l.dirty {
+		l.dirty[i] = nil
+		c.dirty = false
+		l.queued -= c.out.Len()
+		c.out.Reset(&l.pool)
 	}
 	l.dirty = l.dirty[:0]
 }

@@ -2,6 +2,7 @@ package evio
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/evio-go/evio/internal/queue"
@@ -21,6 +22,9 @@ type stdLoop struct {
 
 	conns map[*stdConn]struct{}
 	dirty []*stdConn // connections with output or an action to settle
+	// queued counts the bytes queued on this loop's connections: the loop
+	// adds, writers subtract.
+	queued atomic.Int64
 
 	stopping  bool
 	tickTimer *time.Timer
@@ -125,9 +129,9 @@ func (l *stdLoop) handle(ev *stdEvent) {
 }
 
 func (l *stdLoop) tick() {
-	delay, action := l.server.events.Tick()
-	if action == Shutdown {
-		l.server.shutdown(nil)
+	delay, action, err := l.server.handlers.tick()
+	if err != nil || action == Shutdown {
+		l.server.shutdown(err)
 		return
 	}
 	if delay < 0 {
@@ -177,10 +181,15 @@ func (l *stdLoop) flush() {
 	if len(l.dirty) == 0 {
 		return
 	}
-	if preWrite := l.server.events.PreWrite; preWrite != nil {
+	if l.server.events.PreWrite != nil {
 		for _, c := range l.dirty {
 			if !c.closed && len(c.out) > 0 {
-				preWrite()
+				if err := l.server.handlers.preWrite(); err != nil {
+					// Replies must not leave unless PreWrite has run.
+					l.server.shutdown(err)
+					l.dropOutput()
+					return
+				}
 				break
 			}
 		}
@@ -195,6 +204,18 @@ func (l *stdLoop) flush() {
 			c.startWriting()
 		}
 		l.settle(c)
+	}
+	l.dirty = l.dirty[:0]
+	l.server.budget.queued[l.index].Store(l.queued.Load())
+}
+
+// dropOutput discards the output queued this pass, after PreWrite failed.
+func (l *stdLoop) dropOutput() {
+	for i, c := range l.dirty {
+		l.dirty[i] = nil
+		c.dirty = false
+		l.queued.Add(-int64(len(c.out)))
+		c.out = nil
 	}
 	l.dirty = l.dirty[:0]
 }

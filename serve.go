@@ -16,10 +16,55 @@ const drainTimeout = 5 * time.Second
 // Data event delivers.
 const readBufferSize = 64 << 10
 
-// maxPendingOutput is the queued output above which a connection is not
-// read from until its peer has taken some: the peer's own writes then meet
-// TCP backpressure instead of the server's memory growing.
-const maxPendingOutput = 64 << 20
+// Output bounds; see Options.MaxOutput and Events.MaxTotalOutput.
+const (
+	defaultMaxOutput      = 64 << 20
+	defaultMaxTotalOutput = 1 << 30
+	// sharedOutputFloor is the queue size up to which a connection is never
+	// held back by the server-wide total.
+	sharedOutputFloor = 64 << 10
+)
+
+// lingerTimeout bounds how long a closed connection whose peer is still
+// sending is kept half-open, its input discarded, so that closing it does
+// not reset it and destroy the output it has not received yet.
+const lingerTimeout = 2 * time.Second
+
+// outputBudget is the server-wide bound on queued output. Each loop
+// publishes its own total once per iteration; any goroutine may read.
+type outputBudget struct {
+	limit  int64
+	queued []atomic.Int64 // by loop
+}
+
+func newOutputBudget(limit, loops int) *outputBudget {
+	if limit <= 0 {
+		limit = defaultMaxTotalOutput
+	}
+	return &outputBudget{limit: int64(limit), queued: make([]atomic.Int64, loops)}
+}
+
+// exhausted reports whether the server holds its limit of queued output.
+func (b *outputBudget) exhausted() bool {
+	var total int64
+	for i := range b.queued {
+		total += b.queued[i].Load()
+	}
+	return total >= b.limit
+}
+
+// overLimit applies Options.MaxOutput and Events.MaxTotalOutput to a queue
+// of n bytes whose own bound is max.
+func (b *outputBudget) overLimit(n, max int) bool {
+	return n >= max || (n > sharedOutputFloor && b.exhausted())
+}
+
+func maxOutputOf(opts Options) int {
+	if opts.MaxOutput <= 0 {
+		return defaultMaxOutput
+	}
+	return opts.MaxOutput
+}
 
 // serve parses the addresses and runs the server on one engine: the
 // portable one when any address asks for it (or the system has no

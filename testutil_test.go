@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,11 +17,41 @@ import (
 	"go.uber.org/goleak"
 )
 
+// childEnv names, in a child process started by a test, the function the
+// test binary runs instead of the tests (see childMains).
+const childEnv = "EVIO_TEST_CHILD"
+
+// childMains are the programs a test can run in a child process of the
+// test binary: for descriptor limits and crashes, which must not touch the
+// test process itself.
+var childMains = map[string]func() int{}
+
 func TestMain(m *testing.M) {
-	if os.Getenv(emfileChildEnv) != "" {
-		os.Exit(runEMFILEChild())
+	if name := os.Getenv(childEnv); name != "" {
+		os.Exit(childMains[name]())
 	}
 	goleak.VerifyTestMain(m)
+}
+
+// startChild runs the child program name with extra environment variables
+// and returns it with its stdin and stdout.
+func startChild(t *testing.T, name string, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+name), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, bufio.NewReader(stdout)
 }
 
 // engine is one of the two engines, selected by the scheme suffix.
@@ -187,4 +218,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// dialTimeout dials TCP with a 5 second timeout.
+func dialTimeout(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 5*time.Second)
 }

@@ -21,3 +21,13 @@ func ControlReusePort(network, address string, c syscall.RawConn) error {
 	}
 	return os.NewSyscallError("setsockopt", opErr)
 }
+
+// UnreadRaw is Unread for a socket of package net.
+func UnreadRaw(c syscall.RawConn) (int, error) {
+	var n int
+	var opErr error
+	if err := c.Control(func(fd uintptr) { n, opErr = Unread(int(fd)) }); err != nil {
+		return 0, err
+	}
+	return n, opErr
+}

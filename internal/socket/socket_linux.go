@@ -50,3 +50,8 @@ func SetKeepAlive(fd int, d time.Duration) error {
 	}
 	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs))
 }
+
+// Unread is the number of received bytes not yet read from fd.
+func Unread(fd int) (int, error) {
+	return unix.IoctlGetInt(fd, unix.TIOCINQ)
+}
