@@ -27,8 +27,8 @@ type Conn interface {
 	// loop, so that output produced on another goroutine can be returned
 	// from there. It never blocks; wakes that arrive before the event runs
 	// are coalesced into one event; it is ignored once the connection has
-	// closed, and it never drops output already queued nor cancels an
-	// action already requested. For a UDP Conn, the out of that Data event
+	// closed or an event has returned Close or Detach for it; and it never
+	// drops output already queued nor cancels an action already requested. For a UDP Conn, the out of that Data event
 	// is sent to the datagram's sender.
 	Wake()
 }

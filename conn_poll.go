@@ -208,8 +208,8 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 
 // serveWake fires Data(c, nil) for a Wake.
 func (l *loop) serveWake(c *conn) {
-	if c.closed || l.stopping {
-		// Leave woken set: later Wakes of a closed connection cost nothing.
+	if c.closed || c.action != None || l.stopping {
+		// Closed or closing: leave woken set, so later Wakes cost nothing.
 		return
 	}
 	c.woken.Store(false)

@@ -347,8 +347,8 @@ func (l *stdLoop) readEnded(c *stdConn, err error) {
 }
 
 func (l *stdLoop) serveWake(c *stdConn) {
-	if c.closed || l.stopping {
-		return
+	if c.closed || c.action != None || l.stopping {
+		return // closed or closing: Data fires no more
 	}
 	c.woken.Store(false)
 	if c.datagram {
