@@ -1,0 +1,117 @@
+// Command http-server is an HTTP/1.1 and HTTP/1.0 server on evio. It parses
+// requests properly (RFC 9110/9112: request line, header fields,
+// Content-Length and chunked bodies with extensions and trailers,
+// keep-alive, pipelining, Expect: 100-continue, HEAD) and answers
+//
+//	/          Hello, World! (text/plain), whatever the method
+//	/echo      the request body (application/octet-stream)
+//	OPTIONS *  200, empty
+//	elsewhere  404
+//
+// Refusals close the connection after the response: a malformed request
+// line or header field gets 400, a head over 8 KiB 431 (414 for the request
+// line alone), a body over -maxbody 413 (decided from Content-Length
+// before reading, or from each chunk size), a transfer coding other than
+// chunked 501, and Content-Length with Transfer-Encoding 400. Bodies are
+// buffered only for /echo and only as their bytes arrive. There is no idle
+// timeout: a connection stays until its client closes it.
+//
+//	go run ./examples/http-server -port 8080
+//	curl -sS localhost:8080/
+//	curl -sS --data-binary @file localhost:8080/echo
+//	wrk -t2 -c16 -d5s -s examples/http-server/pipeline.lua http://127.0.0.1:8080/
+//
+// It prints one line per listener, "http-server: listening on
+// tcp://[::]:8080 (loops: 1)", which a script can parse for the port that
+// -port 0 picked (scripts/http-clients.sh does). SIGINT or SIGTERM shut it
+// down cleanly.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/evio-go/evio"
+)
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	stop := make(chan struct{})
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		close(stop)
+	}()
+	if err := run(cfg, os.Stdout, stop); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// parseFlags reads the command line into a config. Errors and -help go to
+// stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("http-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := config{}
+	fs.StringVar(&cfg.host, "host", "", "interface to listen on (empty: all)")
+	fs.IntVar(&cfg.port, "port", 8080, "TCP port to listen on (0 picks a free one)")
+	fs.IntVar(&cfg.loops, "loops", 0, "event loops: 0 or 1 for one, -1 for one per CPU")
+	balance := fs.String("balance", "random", "load balancing: random, round-robin or least-connections")
+	fs.BoolVar(&cfg.reusePort, "reuseport", false, "set SO_REUSEPORT so several processes can share the port")
+	fs.BoolVar(&cfg.stdlib, "stdlib", false, "run on the portable engine built on package net")
+	fs.StringVar(&cfg.unixSocket, "unixsocket", "", "also listen on this unix socket path")
+	fs.Int64Var(&cfg.maxBody, "maxbody", defaultMaxBody, "largest request body accepted, in bytes")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %q", fs.Args())
+		fmt.Fprintln(stderr, err)
+		return cfg, err
+	}
+	lb, err := parseBalance(*balance)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return cfg, err
+	}
+	cfg.balance = lb
+	if cfg.maxBody < 0 {
+		err := fmt.Errorf("-maxbody %d: must not be negative", cfg.maxBody)
+		fmt.Fprintln(stderr, err)
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// run serves until stop is closed or the server fails, printing the bound
+// addresses to stdout.
+func run(cfg config, stdout io.Writer, stop <-chan struct{}) error {
+	srv := newServer(cfg)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-stop:
+			srv.stop()
+		case <-done:
+		}
+	}()
+	return srv.serve(func(s evio.Server) {
+		for _, a := range s.Addrs {
+			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d)\n", listenURL(a, cfg.stdlib), s.NumLoops)
+		}
+	})
+}

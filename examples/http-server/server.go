@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/evio-go/evio"
+)
+
+// defaultMaxBody is the default -maxbody: the largest request body accepted.
+const defaultMaxBody = 4 << 20
+
+// tickInterval is how often Tick runs: it refreshes the Date value when the
+// second has changed and notices a stop request, so it bounds how stale a
+// Date can be and how long stop takes to begin.
+const tickInterval = 100 * time.Millisecond
+
+// config is what the flags set.
+type config struct {
+	host       string // interface to listen on; "" for all
+	port       int    // 0 picks a free port
+	loops      int    // evio.Events.NumLoops
+	balance    evio.LoadBalance
+	reusePort  bool   // SO_REUSEPORT on the TCP listener
+	stdlib     bool   // the portable engine (the -net schemes)
+	unixSocket string // also listen on this unix socket path when set
+	maxBody    int64  // largest request body accepted, in bytes
+}
+
+// addresses are the evio addresses of the listeners: TCP first, then the
+// unix socket if any.
+func (c config) addresses() []string {
+	suffix := ""
+	if c.stdlib {
+		suffix = "-net"
+	}
+	host := c.host
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]" // an IPv6 literal
+	}
+	addrs := []string{fmt.Sprintf("tcp%s://%s:%d?reuseport=%t", suffix, host, c.port, c.reusePort)}
+	if c.unixSocket != "" {
+		addrs = append(addrs, fmt.Sprintf("unix%s://%s", suffix, c.unixSocket))
+	}
+	return addrs
+}
+
+// server is one HTTP server on evio. serve runs it and stop ends it, from
+// any goroutine.
+type server struct {
+	cfg      config
+	settings handlerSettings
+	// stopRequested is set by stop and read by Tick, which then shuts the
+	// server down: evio has no way to stop a server from outside its
+	// events.
+	stopRequested atomic.Bool
+	// tick is Tick's delay: tickInterval, shorter in tests so that they
+	// stop quickly. Set before serve.
+	tick time.Duration
+}
+
+func newServer(cfg config) *server {
+	return &server{
+		cfg:      cfg,
+		tick:     tickInterval,
+		settings: handlerSettings{maxBody: cfg.maxBody, clock: newHTTPClock(time.Now())},
+	}
+}
+
+// serve runs the server until stop is called or it fails. serving, when
+// not nil, is called with the bound addresses (a port 0 shows the port
+// chosen) before any connection is accepted.
+func (s *server) serve(serving func(evio.Server)) error {
+	events := evio.Events{
+		NumLoops:    s.cfg.loops,
+		LoadBalance: s.cfg.balance,
+		Serving: func(srv evio.Server) evio.Action {
+			if serving != nil {
+				serving(srv)
+			}
+			return evio.None
+		},
+		Opened: func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+			c.SetContext(newSession(&s.settings))
+			return nil, evio.Options{ReuseInputBuffer: true}, evio.None
+		},
+		Closed: func(c evio.Conn, err error) evio.Action {
+			c.SetContext(nil)
+			return evio.None
+		},
+		Data: func(c evio.Conn, in []byte) ([]byte, evio.Action) {
+			sess, ok := c.Context().(*session)
+			if !ok || in == nil {
+				return nil, evio.None // a Wake: this server never calls it
+			}
+			out, closeAfter := sess.serve(in)
+			if closeAfter {
+				return out, evio.Close
+			}
+			return out, evio.None
+		},
+		Tick: func() (time.Duration, evio.Action) {
+			if s.stopRequested.Load() {
+				return 0, evio.Shutdown
+			}
+			s.settings.clock.update(time.Now())
+			return s.tick, evio.None
+		},
+	}
+	return evio.Serve(events, s.cfg.addresses()...)
+}
+
+// stop asks the server to shut down: serve returns within about a
+// tickInterval, after writing what connections have queued. Safe from any
+// goroutine, and more than once.
+func (s *server) stop() { s.stopRequested.Store(true) }
+
+// listenURL is how the server prints a bound address: scheme://address, the
+// scheme carrying -net on the portable engine.
+func listenURL(addr net.Addr, stdlib bool) string {
+	scheme := addr.Network()
+	if stdlib {
+		scheme += "-net"
+	}
+	return scheme + "://" + addr.String()
+}
+
+// parseBalance maps the -balance names to evio's load balancing methods.
+func parseBalance(name string) (evio.LoadBalance, error) {
+	switch strings.ToLower(name) {
+	case "random":
+		return evio.Random, nil
+	case "round-robin", "roundrobin":
+		return evio.RoundRobin, nil
+	case "least-connections", "leastconnections":
+		return evio.LeastConnections, nil
+	}
+	return 0, fmt.Errorf("unknown -balance %q: want random, round-robin or least-connections", name)
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# http-clients.sh proves examples/http-server with real clients: curl
+# (keep-alive over several URLs, chunked upload, Expect: 100-continue, HEAD,
+# HTTP/1.0, OPTIONS *, refusals, unix socket) and wrk pipelining 16 requests
+# deep, on 1 loop, 2 loops and the portable engine (-stdlib). It exits
+# non-zero on any failure and prints a summary.
+#
+#   scripts/http-clients.sh
+#   WRK_DURATION=10s WRK_CONNECTIONS=64 scripts/http-clients.sh
+#
+# Needs the Debian packages curl and wrk. Servers listen on 127.0.0.1 on a
+# free port, read from the line the server prints, and are stopped by PID.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+WRK_DURATION=${WRK_DURATION:-3s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
+START=$SECONDS
+
+missing=()
+for tool in go curl wrk; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+	if [[ ${CI:-} == true ]]; then
+		echo "http-clients: FAIL: CI lacks ${missing[*]}; install the Debian packages: apt-get install -y curl wrk" >&2
+	else
+		echo "http-clients: cannot run: ${missing[*]} not found; install with: apt-get install -y curl wrk" >&2
+	fi
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/http-clients.XXXXXX")
+server_pid=
+cleanup() {
+	if [[ -n $server_pid ]]; then
+		kill -KILL "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "http-clients: building examples/http-server"
+if ! go build -o "$tmp/http-server" ./examples/http-server; then
+	echo "http-clients: FAIL: build" >&2
+	exit 1
+fi
+head -c 1000000 /dev/urandom >"$tmp/upload.bin"
+head -c $((4 * 1024 * 1024 + 1)) /dev/zero >"$tmp/too-large.bin"
+printf 'Hello, World!' >"$tmp/hello.txt"
+
+failures=0
+summary=()
+variant_failures=0
+
+fail() {
+	echo "    FAIL: $*" >&2
+	variant_failures=$((variant_failures + 1))
+}
+
+# expect_eq DESCRIPTION WANT GOT
+expect_eq() {
+	if [[ $2 == "$3" ]]; then
+		echo "    ok: $1"
+	else
+		fail "$1: want '$2', got '$3'"
+	fi
+}
+
+# expect_file_eq DESCRIPTION WANT_FILE GOT_FILE
+expect_file_eq() {
+	if cmp -s "$2" "$3"; then
+		echo "    ok: $1"
+	else
+		fail "$1: body differs ($(wc -c <"$3") bytes, want $(wc -c <"$2"))"
+	fi
+}
+
+# expect_grep DESCRIPTION PATTERN FILE
+expect_grep() {
+	if grep -qiE "$2" "$3"; then
+		echo "    ok: $1"
+	else
+		fail "$1: no '$2' in $(basename "$3")"
+	fi
+}
+
+# start_server FLAGS...: starts the server on a free port and sets base.
+start_server() {
+	rm -f "$tmp/server.log"
+	"$tmp/http-server" -host 127.0.0.1 -port 0 -unixsocket "$tmp/http.sock" "$@" >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	local line=
+	for _ in $(seq 100); do
+		line=$(grep -m1 -E 'listening on tcp(-net)?://' "$tmp/server.log" 2>/dev/null)
+		[[ -n $line ]] && break
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		fail "server did not start: $(tr '\n' ' ' <"$tmp/server.log")"
+		stop_server
+		return 1
+	fi
+	local port
+	port=$(sed -E 's#.*listening on tcp(-net)?://[^ ]*:([0-9]+) .*#\2#' <<<"$line")
+	base="http://127.0.0.1:$port"
+	echo "  server pid $server_pid: $line"
+}
+
+# stop_server stops the server with SIGTERM and checks it exits cleanly
+# within 10 seconds; a server that does not is killed and fails the check.
+stop_server() {
+	[[ -z $server_pid ]] && return
+	kill -TERM "$server_pid" 2>/dev/null
+	local state deadline=$((SECONDS + 10))
+	while :; do
+		state=$(ps -o stat= -p "$server_pid" 2>/dev/null)
+		[[ -z $state || $state == Z* ]] && break
+		((SECONDS >= deadline)) && break
+		sleep 0.1
+	done
+	if [[ -n $state && $state != Z* ]]; then
+		fail "server still running 10s after SIGTERM; killed"
+		kill -KILL "$server_pid" 2>/dev/null
+	fi
+	local status=0
+	wait "$server_pid" 2>/dev/null || status=$?
+	server_pid=
+	if ((status != 0)); then
+		fail "server exited with status $status: $(tail -3 "$tmp/server.log" | tr '\n' ' ')"
+	fi
+	if [[ -e $tmp/http.sock ]]; then
+		fail "unix socket file left behind"
+		rm -f "$tmp/http.sock"
+	fi
+}
+
+curl_checks() {
+	local c=(curl -sS --max-time 20)
+	local out
+
+	out=$("${c[@]}" -o "$tmp/k1" -o "$tmp/k2" -o "$tmp/k3" -w '%{http_code}:%{num_connects} ' \
+		"$base/" "$base/echo" "$base/missing")
+	expect_eq "keep-alive: 3 URLs in one curl, one connection" "200:1 200:0 404:0 " "$out"
+	expect_file_eq "keep-alive: GET / body" "$tmp/hello.txt" "$tmp/k1"
+	expect_eq "keep-alive: empty echo" "0" "$(wc -c <"$tmp/k2")"
+
+	out=$("${c[@]}" -v -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/upload.bin" \
+		-o "$tmp/chunked.out" -w '%{http_code}' "$base/echo" 2>"$tmp/chunked.err")
+	expect_eq "chunked upload: status" 200 "$out"
+	expect_grep "chunked upload: sent chunked" '^> Transfer-Encoding: chunked' "$tmp/chunked.err"
+	expect_file_eq "chunked upload: 1 MB echoed" "$tmp/upload.bin" "$tmp/chunked.out"
+
+	out=$("${c[@]}" -v -H 'Expect: 100-continue' --data-binary @"$tmp/upload.bin" \
+		-o "$tmp/expect.out" -w '%{http_code}' "$base/echo" 2>"$tmp/expect.err")
+	expect_eq "100-continue: status" 200 "$out"
+	expect_grep "100-continue: got 100 Continue" '^< HTTP/1.1 100 Continue' "$tmp/expect.err"
+	expect_file_eq "100-continue: 1 MB echoed" "$tmp/upload.bin" "$tmp/expect.out"
+
+	out=$("${c[@]}" -H 'Expect: 100-continue' --data-binary @"$tmp/too-large.bin" \
+		-o /dev/null -w '%{http_code}' "$base/echo")
+	expect_eq "body over -maxbody: 413" 413 "$out"
+
+	"${c[@]}" -I "$base/" >"$tmp/head.txt"
+	expect_grep "HEAD: status" '^HTTP/1.1 200 OK' "$tmp/head.txt"
+	expect_grep "HEAD: Content-Length" '^Content-Length: 13' "$tmp/head.txt"
+	expect_grep "HEAD: Date" '^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} GMT' "$tmp/head.txt"
+
+	out=$("${c[@]}" --http1.0 -D "$tmp/http10.txt" "$base/")
+	expect_eq "HTTP/1.0: body" "Hello, World!" "$out"
+	expect_grep "HTTP/1.0: Connection: close" '^Connection: close' "$tmp/http10.txt"
+
+	out=$("${c[@]}" -X OPTIONS --request-target '*' -o /dev/null -w '%{http_code}' "$base/")
+	expect_eq "OPTIONS *: 200" 200 "$out"
+	out=$("${c[@]}" --request-target '*' -o /dev/null -w '%{http_code}' "$base/")
+	expect_eq "GET *: 400" 400 "$out"
+	out=$("${c[@]}" -H 'Transfer-Encoding: gzip' -H 'Content-Length:' --data-binary x -o /dev/null -w '%{http_code}' "$base/echo")
+	expect_eq "Transfer-Encoding: gzip: 501" 501 "$out"
+
+	out=$("${c[@]}" --unix-socket "$tmp/http.sock" "http://evio/")
+	expect_eq "unix socket: body" "Hello, World!" "$out"
+}
+
+wrk_check() {
+	if ! wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" \
+		-s examples/http-server/pipeline.lua "$base/" >"$tmp/wrk.txt" 2>&1; then
+		fail "wrk failed: $(tr '\n' ' ' <"$tmp/wrk.txt")"
+		return
+	fi
+	sed 's/^/      /' "$tmp/wrk.txt"
+	local checked bad requests
+	checked=$(sed -nE 's/^pipeline-check: ([0-9]+) responses, ([0-9]+) bad$/\1/p' "$tmp/wrk.txt")
+	bad=$(sed -nE 's/^pipeline-check: ([0-9]+) responses, ([0-9]+) bad$/\2/p' "$tmp/wrk.txt")
+	requests=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$tmp/wrk.txt")
+	rps=$(sed -nE 's/^Requests\/sec: *([0-9.]+)/\1/p' "$tmp/wrk.txt")
+	if grep -q 'Socket errors' "$tmp/wrk.txt"; then
+		fail "wrk: $(grep 'Socket errors' "$tmp/wrk.txt")"
+	fi
+	if grep -q 'Non-2xx' "$tmp/wrk.txt"; then
+		fail "wrk: $(grep 'Non-2xx' "$tmp/wrk.txt")"
+	fi
+	if [[ -z $checked || -z $requests ]] || ((checked == 0 || bad != 0)); then
+		fail "wrk: ${checked:-no} responses checked, ${bad:-?} bad"
+	else
+		echo "    ok: wrk pipelined x16: $requests responses, all 200 with the right body"
+	fi
+}
+
+variants=("1 loop|-loops 1" "2 loops|-loops 2 -balance round-robin" "portable engine, 2 loops|-stdlib -loops 2")
+for entry in "${variants[@]}"; do
+	name=${entry%%|*}
+	read -r -a flags <<<"${entry#*|}"
+	variant_failures=0
+	rps=
+	echo "== $name (${flags[*]})"
+	if start_server "${flags[@]}"; then
+		curl_checks
+		wrk_check
+		stop_server
+	fi
+	if ((variant_failures == 0)); then
+		summary+=("PASS  $name: curl checks ok; wrk pipelined x16, -c$WRK_CONNECTIONS, $WRK_DURATION: ${rps:-?} req/s")
+	else
+		summary+=("FAIL  $name: $variant_failures failed checks")
+		failures=$((failures + variant_failures))
+	fi
+done
+
+echo
+echo "http-clients summary ($((SECONDS - START))s):"
+printf '  %s\n' "${summary[@]}"
+if ((failures > 0)); then
+	echo "http-clients: FAIL ($failures failed checks)"
+	exit 1
+fi
+echo "http-clients: PASS"
