@@ -5,7 +5,6 @@ package evio
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"sync/atomic"
 	"time"
@@ -17,19 +16,27 @@ import (
 )
 
 // conn is a connection of the poll engine, or the sender of one datagram.
-// Fields are owned by the loop's goroutine unless marked otherwise.
+// Fields are owned by the loop's goroutine unless marked otherwise. The
+// struct is kept small: an idle server's memory is mostly these.
 type conn struct {
+	loop     *loop     // immutable
+	listener *listener // immutable
+	ctx      interface{}
+	out      *buffer.Output // nil while there is nothing to write
 	fd       int            // immutable; for a datagram, the listener's socket
-	loop     *loop          // immutable
-	listener *listener      // immutable
-	remote   netip.AddrPort // immutable; TCP and UDP peers
-	local    netip.AddrPort // immutable; set when the listener is a wildcard
 
-	ctx       interface{}
-	out       buffer.Output
-	maxOutput int    // Options.MaxOutput, resolved
-	action    Action // Close or Detach, to run once out is written
+	// Addresses as accept gave them (immutable), and their net.Addr forms
+	// once asked for (any goroutine).
+	remote    socket.Addr
+	local     socket.Addr // zero unless the listener is a wildcard
+	addrCache atomic.Pointer[connAddrs]
 
+	maxOutput int32 // Options.MaxOutput, resolved
+	// woken is set by the Wake that queues the connection on its loop and
+	// cleared when the loop takes it: any goroutine.
+	woken atomic.Bool
+
+	action     Action        // Close or Detach, to run once out is written
 	interest   poll.Interest // what the poller watches now
 	reuseInput bool
 	datagram   bool // a UDP sender: no socket of its own
@@ -37,44 +44,38 @@ type conn struct {
 	dirty      bool // in loop.dirty
 	closed     bool // Closed or Detached has fired; never reopened
 	lingering  bool // closed, but the descriptor stays open until the peer finishes
+}
 
-	// woken is set by the Wake that queues the connection on its loop and
-	// cleared when the loop takes it: any goroutine.
-	woken atomic.Bool
-	// Addresses converted on first use: any goroutine.
-	localAddr, remoteAddr atomic.Value
+// connAddrs caches a connection's addresses as net.Addr values.
+type connAddrs struct {
+	local, remote net.Addr
 }
 
 func (c *conn) Context() interface{}       { return c.ctx }
 func (c *conn) SetContext(ctx interface{}) { c.ctx = ctx }
 func (c *conn) AddrIndex() int             { return c.listener.index }
+func (c *conn) LocalAddr() net.Addr        { return c.addrs().local }
+func (c *conn) RemoteAddr() net.Addr       { return c.addrs().remote }
 
-func (c *conn) LocalAddr() net.Addr {
-	if !c.local.IsValid() {
-		return c.listener.addr
+// addrs converts the connection's addresses on first use. Racing callers
+// may both convert; either result is correct.
+func (c *conn) addrs() *connAddrs {
+	if a := c.addrCache.Load(); a != nil {
+		return a
 	}
-	if a := c.localAddr.Load(); a != nil {
-		return a.(net.Addr)
-	}
-	a := net.Addr(net.TCPAddrFromAddrPort(c.local))
-	c.localAddr.Store(a)
-	return a
-}
-
-func (c *conn) RemoteAddr() net.Addr {
-	if a := c.remoteAddr.Load(); a != nil {
-		return a.(net.Addr)
-	}
-	var a net.Addr
+	a := &connAddrs{local: c.listener.addr}
 	switch {
 	case c.listener.family == unix.AF_UNIX:
-		a = &net.UnixAddr{Net: "unix"}
+		a.remote = &net.UnixAddr{Net: "unix"}
 	case c.datagram:
-		a = net.UDPAddrFromAddrPort(c.remote)
+		a.remote = net.UDPAddrFromAddrPort(c.remote.AddrPort())
 	default:
-		a = net.TCPAddrFromAddrPort(c.remote)
+		a.remote = net.TCPAddrFromAddrPort(c.remote.AddrPort())
+		if c.local.IsValid() {
+			a.local = net.TCPAddrFromAddrPort(c.local.AddrPort())
+		}
 	}
-	c.remoteAddr.Store(a)
+	c.addrCache.Store(a)
 	return a
 }
 
@@ -85,14 +86,14 @@ func (c *conn) Wake() {
 }
 
 // openConn registers an accepted descriptor and fires Opened.
-func (l *loop) openConn(fd int, sa unix.Sockaddr, ln *listener) {
+func (l *loop) openConn(fd int, peer socket.Addr, ln *listener) {
 	if l.stopping {
 		unix.Close(fd)
 		l.server.balance.release(l.index)
 		return
 	}
 	c := &conn{fd: fd, loop: l, listener: ln, maxOutput: defaultMaxOutput}
-	c.setAddrs(sa, ln)
+	l.setAddrs(c, peer)
 	if err := l.poller.Add(fd, poll.Readable); err != nil {
 		// Never opened, so no Opened or Closed: the peer sees a close.
 		unix.Close(fd)
@@ -118,14 +119,14 @@ func (l *loop) openConn(fd int, sa unix.Sockaddr, ln *listener) {
 		socket.SetKeepAlive(fd, opts.TCPKeepAlive)
 	}
 	c.reuseInput = opts.ReuseInputBuffer
-	c.maxOutput = maxOutputOf(opts)
+	c.maxOutput = int32(maxOutputOf(opts))
 	l.react(c, out, action)
 }
 
 // atOutputLimit reports whether c's queue is at its bound: c is then not
 // read from, and more output closes it.
 func (l *loop) atOutputLimit(c *conn) bool {
-	return l.server.budget.overLimit(c.out.Len(), c.maxOutput)
+	return l.server.budget.overLimit(c.out.Len(), int(c.maxOutput))
 }
 
 // wantsRead reports whether the connection should be read from.
@@ -191,7 +192,7 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 			l.closeConn(c, ErrOutputLimit)
 			return
 		}
-		c.out.Append(&l.pool, out)
+		l.pool.Append(&c.out, out)
 		l.queued += len(out)
 		l.markDirty(c)
 	}
@@ -228,7 +229,7 @@ func (l *loop) serveWake(c *conn) {
 func (l *loop) write(c *conn) bool {
 	n, err := socket.Write(c.fd, c.out.Pending())
 	if n > 0 {
-		c.out.Consume(&l.pool, n)
+		l.pool.Consume(&c.out, n)
 		l.queued -= n
 	}
 	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
@@ -276,7 +277,7 @@ func (l *loop) forget(c *conn) {
 	c.closed = true
 	l.open--
 	l.queued -= c.out.Len()
-	c.out.Reset(&l.pool)
+	l.pool.Reset(&c.out)
 	l.server.balance.release(l.index)
 }
 
@@ -388,7 +389,7 @@ func (l *loop) readDatagrams(ln *listener) {
 		if l.server.events.Data == nil {
 			continue
 		}
-		c := &conn{fd: ln.fd, loop: l, listener: ln, datagram: true, remote: socket.AddrPort(sa)}
+		c := &conn{fd: ln.fd, loop: l, listener: ln, datagram: true, remote: socket.AddrOf(sa)}
 		out, action, err := l.server.handlers.data(c, append([]byte{}, l.readBuf[:n]...))
 		if err != nil {
 			continue // a datagram has no connection to close; drop it
@@ -408,7 +409,7 @@ func (l *loop) sendDatagram(c *conn, out []byte, action Action) {
 			l.server.shutdown(err)
 			return
 		}
-		unix.Sendto(c.fd, out, 0, socket.Sockaddr(c.listener.family, c.remote))
+		unix.Sendto(c.fd, out, 0, c.remote.Sockaddr(c.listener.family))
 	}
 	if action == Shutdown {
 		l.server.shutdown(nil)

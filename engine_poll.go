@@ -161,7 +161,7 @@ func (s *pollServer) release() {
 // balancer picks.
 func (l *loop) accept(ln *listener) {
 	for i := 0; i < acceptBatch; i++ {
-		fd, sa, err := acceptFunc(ln.fd)
+		fd, peer, err := acceptFunc(ln.fd)
 		if err != nil {
 			switch err {
 			case unix.EAGAIN:
@@ -183,9 +183,9 @@ func (l *loop) accept(ln *listener) {
 		ln.backoff = 0
 		target := l.server.loops[l.server.balance.pick()]
 		if target == l {
-			l.openConn(fd, sa, ln)
+			l.openConn(fd, peer, ln)
 		} else {
-			target.handOff(inboxItem{fd: fd, sa: sa, listener: ln})
+			target.handOff(inboxItem{fd: fd, peer: peer, listener: ln})
 		}
 	}
 }
@@ -226,19 +226,14 @@ func (l *loop) resumeAccept(ln *listener) {
 	ln.paused = false
 }
 
-// setAddrs fills in the addresses of a new connection from what accept
-// returned: cheap now, converted to net.Addr only if asked for.
-func (c *conn) setAddrs(sa unix.Sockaddr, ln *listener) {
-	if ln.family == unix.AF_UNIX {
-		if name := socket.UnixName(sa); name != "" {
-			c.remoteAddr.Store(net.Addr(&net.UnixAddr{Name: name, Net: "unix"}))
-		}
-		return
-	}
-	c.remote = socket.AddrPort(sa)
-	if ln.wildcard {
-		if lsa, err := unix.Getsockname(c.fd); err == nil {
-			c.local = socket.AddrPort(lsa)
+// setAddrs records a new connection's addresses: cheap now, converted to
+// net.Addr only if asked for.
+func (l *loop) setAddrs(c *conn, peer socket.Addr) {
+	c.remote = peer
+	if c.listener.wildcard {
+		// The listener's address names no IP: ask which one the peer reached.
+		if local, err := socket.LocalAddr(c.fd); err == nil {
+			c.local = local
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/evio-go/evio/internal/socket"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,9 +47,9 @@ func sockoptInt(c Conn, level, opt int) (int, error) {
 func failAccept(err error) (restore func()) {
 	realPoll, realStd := acceptFunc, stdAcceptFunc
 	var failed atomic.Bool
-	acceptFunc = func(fd int) (int, unix.Sockaddr, error) {
+	acceptFunc = func(fd int) (int, socket.Addr, error) {
 		if failed.CompareAndSwap(false, true) {
-			return -1, nil, err
+			return -1, socket.Addr{}, err
 		}
 		return realPoll(fd)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/evio-go/evio/internal/buffer"
 	"github.com/evio-go/evio/internal/poll"
 	"github.com/evio-go/evio/internal/queue"
-	"golang.org/x/sys/unix"
+	"github.com/evio-go/evio/internal/socket"
 )
 
 // loop is one event loop of the poll engine. Everything not marked
@@ -51,7 +51,7 @@ type lingerEntry struct {
 type inboxItem struct {
 	woken    *conn
 	fd       int
-	sa       unix.Sockaddr
+	peer     socket.Addr
 	listener *listener
 }
 
@@ -134,7 +134,7 @@ func (l *loop) takeInbox() {
 		if item.woken != nil {
 			l.serveWake(item.woken)
 		} else {
-			l.openConn(item.fd, item.sa, item.listener)
+			l.openConn(item.fd, item.peer, item.listener)
 		}
 	}
 	l.spare = items
@@ -321,7 +321,7 @@ func (l *loop) dropOutput() {
 		l.dirty[i] = nil
 		c.dirty = false
 		l.queued -= c.out.Len()
-		c.out.Reset(&l.pool)
+		l.pool.Reset(&c.out)
 	}
 	l.dirty = l.dirty[:0]
 }

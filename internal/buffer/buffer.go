@@ -1,5 +1,6 @@
 // Package buffer holds a connection's pending output and the per-loop pool
-// its memory comes from, so that an idle connection holds no buffer at all.
+// its memory comes from, so that an idle connection holds no buffer at all:
+// just a nil *Output.
 //
 // Nothing here is safe for concurrent use: an event loop owns its Pool and
 // the Output of each of its connections.
@@ -12,9 +13,10 @@ const ChunkSize = 4096
 // maxPooled bounds the memory a Pool keeps while connections are idle.
 const maxPooled = 256
 
-// Pool recycles ChunkSize buffers within one loop.
+// Pool recycles ChunkSize buffers and Output records within one loop.
 type Pool struct {
-	free [][]byte
+	free    [][]byte
+	outputs []*Output
 }
 
 // Get returns an empty buffer of capacity ChunkSize.
@@ -38,31 +40,50 @@ func (p *Pool) Put(b []byte) {
 }
 
 // Output is the queue of bytes waiting to be written to one connection.
-// Written bytes are consumed from the front; memory goes back to the pool
-// as soon as the queue is empty.
+// A connection with nothing to write holds a nil *Output; the Pool's
+// methods create and release the record as bytes come and go.
 type Output struct {
-	buf  []byte // buf[head:] is pending; nil when empty
+	buf  []byte // buf[head:] is pending
 	head int
 }
 
-// Len is the number of pending bytes.
-func (o *Output) Len() int { return len(o.buf) - o.head }
+// Len is the number of pending bytes; 0 for a nil Output.
+func (o *Output) Len() int {
+	if o == nil {
+		return 0
+	}
+	return len(o.buf) - o.head
+}
 
 // Pending returns the pending bytes; valid until the next Append, Consume
 // or Reset.
-func (o *Output) Pending() []byte { return o.buf[o.head:] }
+func (o *Output) Pending() []byte {
+	if o == nil {
+		return nil
+	}
+	return o.buf[o.head:]
+}
 
-// Append queues a copy of data.
-func (o *Output) Append(p *Pool, data []byte) {
+// Append queues a copy of data on *q, creating the Output if needed.
+func (p *Pool) Append(q **Output, data []byte) {
 	if len(data) == 0 {
 		return
 	}
-	if o.buf == nil {
+	o := *q
+	if o == nil {
+		if n := len(p.outputs); n > 0 {
+			o = p.outputs[n-1]
+			p.outputs[n-1] = nil
+			p.outputs = p.outputs[:n-1]
+		} else {
+			o = new(Output)
+		}
 		if len(data) <= ChunkSize {
 			o.buf = p.Get()
 		} else {
 			o.buf = make([]byte, 0, len(data))
 		}
+		*q = o
 	} else if o.head > 0 && len(o.buf)+len(data) > cap(o.buf) {
 		// Reclaim the written front before growing the array.
 		n := copy(o.buf, o.buf[o.head:])
@@ -72,19 +93,30 @@ func (o *Output) Append(p *Pool, data []byte) {
 	o.buf = append(o.buf, data...)
 }
 
-// Consume drops n written bytes from the front.
-func (o *Output) Consume(p *Pool, n int) {
+// Consume drops n written bytes from the front of *q, releasing it when
+// it is empty.
+func (p *Pool) Consume(q **Output, n int) {
+	o := *q
+	if o == nil {
+		return
+	}
 	o.head += n
 	if o.head >= len(o.buf) {
-		o.Reset(p)
+		p.Reset(q)
 	}
 }
 
-// Reset drops everything pending and returns the memory.
-func (o *Output) Reset(p *Pool) {
-	if o.buf != nil {
-		p.Put(o.buf)
+// Reset drops everything pending on *q and releases it.
+func (p *Pool) Reset(q **Output) {
+	o := *q
+	if o == nil {
+		return
 	}
+	p.Put(o.buf)
 	o.buf = nil
 	o.head = 0
+	if len(p.outputs) < maxPooled {
+		p.outputs = append(p.outputs, o)
+	}
+	*q = nil
 }

@@ -8,46 +8,62 @@ import (
 
 func TestOutputKeepsOrderAcrossPartialWrites(t *testing.T) {
 	var pool Pool
-	var out Output
+	var out *Output
 	var want, got bytes.Buffer
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 2000; i++ {
 		chunk := make([]byte, rng.Intn(3*ChunkSize))
 		rng.Read(chunk)
-		out.Append(&pool, chunk)
+		pool.Append(&out, chunk)
 		want.Write(chunk)
 		// Write a random part of what is pending, as a partial write would.
 		n := rng.Intn(out.Len() + 1)
 		got.Write(out.Pending()[:n])
-		out.Consume(&pool, n)
+		pool.Consume(&out, n)
 	}
 	got.Write(out.Pending())
-	out.Consume(&pool, out.Len())
+	pool.Consume(&out, out.Len())
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("output reordered or corrupted: got %d bytes, want %d", got.Len(), want.Len())
 	}
-	if out.Len() != 0 || out.buf != nil {
-		t.Fatalf("drained output still holds memory: len %d, buf cap %d", out.Len(), cap(out.buf))
+	if out != nil {
+		t.Fatalf("drained output still held: len %d", out.Len())
 	}
 }
 
-func TestOutputReturnsSmallBuffersToPool(t *testing.T) {
+func TestOutputReturnsMemoryToPool(t *testing.T) {
 	var pool Pool
-	var out Output
-	out.Append(&pool, []byte("hello"))
-	out.Consume(&pool, 5)
-	if len(pool.free) != 1 {
-		t.Fatalf("pool holds %d buffers after a drained small output, want 1", len(pool.free))
+	var out *Output
+	pool.Append(&out, []byte("hello"))
+	pool.Consume(&out, 5)
+	if out != nil || len(pool.free) != 1 || len(pool.outputs) != 1 {
+		t.Fatalf("after draining a small output: out %v, pool holds %d buffers and %d records, want nil, 1, 1",
+			out, len(pool.free), len(pool.outputs))
 	}
-	out.Append(&pool, []byte("again"))
-	if len(pool.free) != 0 {
-		t.Fatalf("pool still holds %d buffers after reuse, want 0", len(pool.free))
+	pool.Append(&out, []byte("again"))
+	if len(pool.free) != 0 || len(pool.outputs) != 0 {
+		t.Fatalf("pool still holds %d buffers and %d records after reuse", len(pool.free), len(pool.outputs))
 	}
+	pool.Reset(&out)
 	big := make([]byte, 3*ChunkSize)
-	out.Append(&pool, big)
-	out.Reset(&pool)
-	if len(pool.free) != 0 {
-		t.Fatalf("pool kept a buffer grown past ChunkSize")
+	pool.Append(&out, big)
+	pool.Reset(&out)
+	if len(pool.free) != 1 {
+		t.Fatalf("pool holds %d buffers, want only the one ChunkSize buffer, not the grown one", len(pool.free))
+	}
+}
+
+func TestNilOutputIsEmpty(t *testing.T) {
+	var out *Output
+	var pool Pool
+	if out.Len() != 0 || out.Pending() != nil {
+		t.Fatal("a nil Output is not empty")
+	}
+	pool.Consume(&out, 0)
+	pool.Reset(&out)
+	pool.Append(&out, nil)
+	if out != nil {
+		t.Fatal("appending nothing created an Output")
 	}
 }
 
@@ -63,11 +79,13 @@ func TestPoolIsBounded(t *testing.T) {
 
 func TestSteadyStateAllocatesNothing(t *testing.T) {
 	var pool Pool
-	var out Output
+	var out *Output
 	reply := []byte("+OK\r\n")
+	pool.Append(&out, reply)
+	pool.Reset(&out)
 	allocs := testing.AllocsPerRun(1000, func() {
-		out.Append(&pool, reply)
-		out.Consume(&pool, out.Len())
+		pool.Append(&out, reply)
+		pool.Consume(&out, out.Len())
 	})
 	if allocs != 0 {
 		t.Fatalf("append+drain of a small reply allocates %.1f times, want 0", allocs)

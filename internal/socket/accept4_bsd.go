@@ -18,10 +18,11 @@ func newSocket(family, typ int) (int, error) {
 
 // Accept takes one connection from a listening socket; see the Linux
 // version.
-func Accept(fd int) (int, unix.Sockaddr, error) {
+func Accept(fd int) (int, Addr, error) {
 	nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-	if err == nil {
-		setAcceptedOptions(nfd, sa)
+	if err != nil {
+		return -1, Addr{}, err
 	}
-	return nfd, sa, err
+	setAcceptedOptions(nfd, sa)
+	return nfd, AddrOf(sa), nil
 }

@@ -31,7 +31,7 @@ func newSocket(family, typ int) (int, error) {
 
 // Accept takes one connection from a listening socket; see the Linux
 // version.
-func Accept(fd int) (int, unix.Sockaddr, error) {
+func Accept(fd int) (int, Addr, error) {
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {
@@ -39,12 +39,12 @@ func Accept(fd int) (int, unix.Sockaddr, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return -1, nil, err
+		return -1, Addr{}, err
 	}
 	if err := unix.SetNonblock(nfd, true); err != nil {
 		unix.Close(nfd)
-		return -1, nil, err
+		return -1, Addr{}, err
 	}
 	setAcceptedOptions(nfd, sa)
-	return nfd, sa, nil
+	return nfd, AddrOf(sa), nil
 }

@@ -8,7 +8,6 @@ package socket
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 
@@ -90,7 +89,7 @@ func Listen(network, address string, reusePort bool) (*Listener, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("getsockname", err)
 	}
-	ap := AddrPort(bound)
+	ap := AddrOf(bound).AddrPort()
 	var addr net.Addr
 	if stream {
 		addr = net.TCPAddrFromAddrPort(ap)
@@ -194,48 +193,6 @@ func bindSocket(family, typ int, sa unix.Sockaddr, reusePort, dualStack bool) (i
 		}
 	}
 	return fd, nil
-}
-
-// AddrPort converts an internet socket address; it returns the zero
-// AddrPort for any other kind. IPv4-mapped IPv6 addresses, which a
-// dual-stack socket reports for IPv4 peers, come back as plain IPv4.
-func AddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		ip := netip.AddrFrom16(sa.Addr).Unmap()
-		if sa.ZoneId != 0 && ip.Is6() {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				ip = ip.WithZone(ifi.Name)
-			}
-		}
-		return netip.AddrPortFrom(ip, uint16(sa.Port))
-	}
-	return netip.AddrPort{}
-}
-
-// Sockaddr converts ap to a socket address of the given family (AF_INET or
-// AF_INET6), mapping IPv4 into IPv6 for an AF_INET6 socket.
-func Sockaddr(family int, ap netip.AddrPort) unix.Sockaddr {
-	if family == unix.AF_INET {
-		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
-	}
-	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
-	if zone := ap.Addr().Zone(); zone != "" {
-		if ifi, err := net.InterfaceByName(zone); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		}
-	}
-	return sa
-}
-
-// UnixName returns the path of a unix socket address, or "".
-func UnixName(sa unix.Sockaddr) string {
-	if sa, ok := sa.(*unix.SockaddrUnix); ok {
-		return sa.Name
-	}
-	return ""
 }
 
 // SetNoDelay turns Nagle's algorithm off on a TCP socket.

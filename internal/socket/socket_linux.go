@@ -19,13 +19,6 @@ func newSocket(family, typ int) (int, error) {
 	return fd, nil
 }
 
-// Accept takes one connection from a listening socket. The new descriptor
-// is non-blocking and close-on-exec; errors are the raw errno, so that the
-// caller can tell EAGAIN and EMFILE apart.
-func Accept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-}
-
 func readSomaxconn() int {
 	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
 	if err != nil {

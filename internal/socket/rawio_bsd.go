@@ -1,10 +1,10 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
 
 package socket
 
 import "golang.org/x/sys/unix"
 
-// Read reads from a non-blocking descriptor. (0, nil) is end of file.
+// Read reads from a non-blocking descriptor; (0, nil) is end of file.
 func Read(fd int, p []byte) (int, error) {
 	n, err := unix.Read(fd, p)
 	if err != nil {
@@ -21,4 +21,13 @@ func Write(fd int, p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// LocalAddr is the address a socket is bound to.
+func LocalAddr(fd int) (Addr, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return Addr{}, err
+	}
+	return AddrOf(sa), nil
 }

@@ -1,0 +1,89 @@
+//go:build linux
+
+package socket
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Accept takes one connection from a listening socket. The new descriptor
+// is non-blocking and close-on-exec. It allocates nothing: the peer comes
+// back as an Addr (the zero Addr for a unix socket). Errors are the raw
+// errno, so that the caller can tell EAGAIN and EMFILE apart.
+//
+// accept4 on a non-blocking socket does not block, so the raw system call
+// spares the scheduler hand-off of a blocking one.
+func Accept(fd int) (int, Addr, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	nfd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd),
+		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, Addr{}, errno
+	}
+	return int(nfd), addrOfRaw(&rsa), nil
+}
+
+// LocalAddr is the address a socket is bound to, without allocating.
+func LocalAddr(fd int) (Addr, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	_, _, errno := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd),
+		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)))
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	return addrOfRaw(&rsa), nil
+}
+
+func addrOfRaw(rsa *unix.RawSockaddrAny) Addr {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		// SAFETY: the family says the kernel wrote a sockaddr_in.
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		a := Addr{port: networkOrder(sa.Port), valid: true}
+		a.ip[10], a.ip[11] = 0xff, 0xff
+		copy(a.ip[12:], sa.Addr[:])
+		return a
+	case unix.AF_INET6:
+		// SAFETY: the family says the kernel wrote a sockaddr_in6.
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return Addr{ip: sa.Addr, scope: sa.Scope_id, port: networkOrder(sa.Port), valid: true}
+	}
+	return Addr{}
+}
+
+// networkOrder reads a port stored big-endian in a uint16 field.
+func networkOrder(port uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&port))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// Read reads from a non-blocking descriptor; (0, nil) is end of file. The
+// raw system call is safe because the descriptor never blocks.
+func Read(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// Write writes to a non-blocking descriptor; a short count without error
+// means the socket buffer is full.
+func Write(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
