@@ -71,3 +71,34 @@ func TestIsTrue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseAddr: parsing never panics, and what it accepts is a known
+// network with the address and flags taken from the input.
+func FuzzParseAddr(f *testing.F) {
+	for _, seed := range []string{"", ":80", "tcp://:80", "udp6-net://[::1]:53?reuseport=yes", "unix:///tmp/s", "x://", "tcp://?", "tcp://:1?a=b&reuseport=1&&", "-net://"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		ls, err := parseAddr(raw)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "evio: ") {
+				t.Fatalf("error %q lacks the evio prefix", err)
+			}
+			return
+		}
+		switch ls.network {
+		case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix":
+		default:
+			t.Fatalf("parseAddr(%q) accepted network %q", raw, ls.network)
+		}
+		if !strings.Contains(raw, ls.address) || strings.Contains(ls.address, "?") {
+			t.Fatalf("parseAddr(%q) gave address %q", raw, ls.address)
+		}
+		if ls.reusePort && !strings.Contains(raw, "reuseport=") {
+			t.Fatalf("parseAddr(%q) set reuseport without asking", raw)
+		}
+		if ls.portable != strings.Contains(raw, "-net://") && strings.Contains(raw, "://") {
+			t.Fatalf("parseAddr(%q) portable = %v", raw, ls.portable)
+		}
+	})
+}

@@ -290,8 +290,14 @@ func (l *stdLoop) serveData(c *stdConn, data []byte) {
 		c.ack <- struct{}{}
 		return
 	}
-	if c.action != None || l.stopping || l.server.events.Data == nil {
-		c.ack <- struct{}{} // closing: what the peer sends now is dropped
+	if c.action != None || l.stopping {
+		// Closing: stop reading, as the poll engine does, so that input
+		// the peer keeps sending stays unread and closeGracefully sees it.
+		c.ackHeld = true
+		return
+	}
+	if l.server.events.Data == nil {
+		c.ack <- struct{}{}
 		return
 	}
 	in := data

@@ -247,7 +247,8 @@ func (l *loop) beginStop() {
 			continue
 		}
 		if c.out.Len() == 0 && c.action != Detach {
-			l.closeConn(c, nil)
+			// What was written may still be in flight: see closeGracefully.
+			l.closeGracefully(c)
 			continue
 		}
 		if c.action == None {
