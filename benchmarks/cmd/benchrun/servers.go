@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Protocols a server speaks; a workload needs one.
+const (
+	protoEcho  = "echo"
+	protoHTTP  = "http"
+	protoRedis = "redis"
+)
+
+// Names of the reference servers the ratios are taken against.
+const (
+	refGnet  = "gnet"
+	refFloor = "c-floor"
+	ours     = "evio"
+)
+
+// server is one row of the tables: a program per protocol it speaks.
+type server struct {
+	name string
+	// what says in one line what the row is, for the results.
+	what string
+	// argv returns the command line for proto on port, or nil if the
+	// server does not speak proto. stats is the -stats file for Go servers.
+	argv    func(proto string, port int, stats string) []string
+	goStats bool // the server answers SIGUSR1 with allocation counters
+	// lenient servers were not written for the harness: their HTTP
+	// responses need not carry exactly the harness's headers.
+	lenient bool
+}
+
+// goServer is a row made of the Go programs bin/<prefix>-<proto>.
+func goServer(name, what, bin string, programs map[string]string) server {
+	return server{
+		name:    name,
+		what:    what,
+		goStats: true,
+		argv: func(proto string, port int, stats string) []string {
+			prog, ok := programs[proto]
+			if !ok {
+				return nil
+			}
+			return []string{filepath.Join(bin, prog), "-port", strconv.Itoa(port), "-loops", "1", "-stats", stats}
+		},
+	}
+}
+
+// allServers lists the rows in table order. The example servers of the
+// evio repository are a row with examples, once run.sh has built them.
+func allServers(bin string, examples bool) []server {
+	ss := []server{
+		goServer(ours, "this library, github.com/evio-go/evio, Options{ReuseInputBuffer: true}", bin,
+			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}),
+		goServer("tidwall-evio", "github.com/tidwall/evio v1.0.8, the same server code as evio's", bin,
+			map[string]string{protoEcho: "tidwall-echo", protoHTTP: "tidwall-http", protoRedis: "tidwall-redis"}),
+		goServer(refGnet, "github.com/panjf2000/gnet/v2, one event loop", bin,
+			map[string]string{protoEcho: "gnet-echo", protoHTTP: "gnet-http", protoRedis: "gnet-redis"}),
+		goServer("go-net", "Go's net package, a goroutine per connection (echo: io.Copy; redis and idle: read, execute, one write)", bin,
+			map[string]string{protoEcho: "net-echo", protoRedis: "net-redis"}),
+		goServer("net/http", "Go's net/http server", bin, map[string]string{protoHTTP: "net-http"}),
+		goServer("fasthttp", "github.com/valyala/fasthttp server", bin, map[string]string{protoHTTP: "fasthttp"}),
+		{
+			name: "redis",
+			what: "the real Redis (Debian's redis-server), no persistence",
+			argv: func(proto string, port int, _ string) []string {
+				if proto != protoRedis {
+					return nil
+				}
+				return []string{"redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+					"--save", "", "--appendonly", "no", "--protected-mode", "no",
+					"--maxclients", "20000", "--dir", os.TempDir()}
+			},
+		},
+		{
+			name: refFloor,
+			what: "single-threaded C epoll server (cfloor/floor.c), gcc -O2: the floor",
+			argv: func(proto string, port int, _ string) []string {
+				return []string{filepath.Join(bin, "floor"), "-port", strconv.Itoa(port), "-loops", "1", "-mode", proto}
+			},
+		},
+	}
+	// The full example servers of the repository, when run.sh built them.
+	progs := map[string]string{}
+	for proto, prog := range map[string]string{protoHTTP: "example-http-server", protoRedis: "example-redis-server"} {
+		if _, err := os.Stat(filepath.Join(bin, prog)); err == nil {
+			progs[proto] = prog
+		}
+	}
+	if examples && len(progs) > 0 {
+		ex := goServer("evio-examples", "evio's examples/http-server and examples/redis-server (full servers, not written for the harness)", bin, progs)
+		// They have no -stats flag: run them as they are.
+		inner := ex.argv
+		ex.argv = func(proto string, port int, stats string) []string {
+			a := inner(proto, port, stats)
+			if a == nil {
+				return nil
+			}
+			return a[:len(a)-2]
+		}
+		ex.goStats, ex.lenient = false, true
+		ss = append(ss[:1], append([]server{ex}, ss[1:]...)...)
+	}
+	return ss
+}
+
+// idleProto is the protocol used to hold idle connections to s: Redis when
+// it speaks it, which every server but the HTTP-only ones does (so the real
+// Redis is compared too), else HTTP. Not echo: Go's io.Copy echo server
+// holds a splice pipe, two more descriptors, per blocked connection, and
+// 10,000 of them do not fit a 20,000-descriptor limit.
+func idleProto(s server) string {
+	for _, p := range []string{protoRedis, protoHTTP} {
+		if s.argv(p, 1, "x") != nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func (s server) String() string { return fmt.Sprintf("%s (%s)", s.name, s.what) }

@@ -1,0 +1,24 @@
+// Command evio-echo is the TCP echo benchmark server on this library
+// (github.com/evio-go/evio).
+package main
+
+import (
+	"log"
+
+	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/benchmarks/internal/srv"
+)
+
+func main() {
+	cfg := srv.Parse()
+	events := evio.Events{NumLoops: cfg.Loops}
+	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+		return nil, evio.Options{ReuseInputBuffer: true}, evio.None
+	}
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) {
+		// out is copied before Data returns, so the loop's input buffer can
+		// be handed straight back.
+		return in, evio.None
+	}
+	log.Fatal(evio.Serve(events, "tcp://"+cfg.Addr()))
+}

@@ -1,0 +1,42 @@
+// Command evio-http is the HTTP/1.1 plaintext benchmark server on this
+// library (github.com/evio-go/evio).
+package main
+
+import (
+	"log"
+
+	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/benchmarks/internal/plaintext"
+	"github.com/evio-go/evio/benchmarks/internal/srv"
+)
+
+// session is a connection's state: the unparsed tail of its input and a
+// scratch buffer for its output, which evio copies when Data returns.
+type session struct {
+	is  evio.InputStream
+	out []byte
+}
+
+func main() {
+	cfg := srv.Parse()
+	events := evio.Events{NumLoops: cfg.Loops}
+	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+		c.SetContext(&session{})
+		return nil, evio.Options{ReuseInputBuffer: true}, evio.None
+	}
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) {
+		if in == nil {
+			return nil, evio.None
+		}
+		s := c.Context().(*session)
+		data := s.is.Begin(in)
+		out, n, closeConn, err := plaintext.Serve(s.out[:0], data)
+		s.out = out
+		if closeConn || err != nil {
+			return out, evio.Close
+		}
+		s.is.End(data[n:])
+		return out, evio.None
+	}
+	log.Fatal(evio.Serve(events, "tcp://"+cfg.Addr()))
+}

@@ -1,0 +1,45 @@
+// Command tidwall-redis is the Redis PING/SET/GET benchmark server on
+// github.com/tidwall/evio v1.0.8, the library evio replaces. It is the same
+// code as the evio server: the API is the same.
+package main
+
+import (
+	"log"
+
+	"github.com/evio-go/evio/benchmarks/internal/resp"
+	"github.com/evio-go/evio/benchmarks/internal/srv"
+	"github.com/tidwall/evio"
+)
+
+// session is a connection's state: the unparsed tail of its input, the
+// parser's scratch and an output buffer, which evio copies when Data returns.
+type session struct {
+	is  evio.InputStream
+	rc  resp.Conn
+	out []byte
+}
+
+func main() {
+	cfg := srv.Parse()
+	db := resp.NewDB()
+	events := evio.Events{NumLoops: cfg.Loops}
+	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+		c.SetContext(&session{})
+		return nil, evio.Options{ReuseInputBuffer: true}, evio.None
+	}
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) {
+		if in == nil {
+			return nil, evio.None
+		}
+		s := c.Context().(*session)
+		data := s.is.Begin(in)
+		out, n, err := db.Serve(&s.rc, s.out[:0], data)
+		s.out = out
+		if err != nil {
+			return out, evio.Close
+		}
+		s.is.End(data[n:])
+		return out, evio.None
+	}
+	log.Fatal(evio.Serve(events, "tcp://"+cfg.Addr()))
+}
