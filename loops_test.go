@@ -184,6 +184,7 @@ func TestCallbacksSerialPerConn(t *testing.T) {
 		}
 		stopWaking := make(chan struct{})
 		var wakers sync.WaitGroup
+		opened := make(chan struct{}, 8)
 		events := Events{
 			NumLoops:    4,
 			LoadBalance: RoundRobin,
@@ -202,6 +203,7 @@ func TestCallbacksSerialPerConn(t *testing.T) {
 						}
 					}
 				}()
+				opened <- struct{}{} // orders wakers.Add before wakers.Wait
 				return nil, Options{}, None
 			},
 			Data: func(c Conn, in []byte) ([]byte, Action) {
@@ -231,6 +233,9 @@ func TestCallbacksSerialPerConn(t *testing.T) {
 			}()
 		}
 		clients.Wait()
+		for i := 0; i < 8; i++ {
+			<-opened
+		}
 		close(stopWaking)
 		wakers.Wait()
 		if n := overlaps.Load(); n != 0 {
