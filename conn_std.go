@@ -285,9 +285,14 @@ func (l *stdLoop) serveData(c *stdConn, data []byte) {
 	if c.closed {
 		return // the reader is released by done
 	}
-	if c.stopRequested {
+	if c.action == Detach {
+		// Read after the Detach: the detached stream returns it first.
 		c.leftover = append(c.leftover, data...)
-		c.ack <- struct{}{}
+		if c.stopRequested {
+			c.ack <- struct{}{} // the reader sees stopReading and ends
+		} else {
+			c.ackHeld = true // stopReader releases it
+		}
 		return
 	}
 	if c.action != None || l.stopping {
