@@ -9,10 +9,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestServingShutdown: Shutdown from Serving returns nil at once, fires no
@@ -179,32 +178,6 @@ func TestDataInput(t *testing.T) {
 	})
 }
 
-// TestOptionsKeepAlive: Opened's TCPKeepAlive reaches the socket.
-func TestOptionsKeepAlive(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e engine) {
-		type result struct{ on, idle int }
-		got := make(chan result, 1)
-		events := Events{
-			Opened: func(c Conn) ([]byte, Options, Action) {
-				return nil, Options{TCPKeepAlive: 7 * time.Second}, None
-			},
-			Data: func(c Conn, in []byte) ([]byte, Action) {
-				on, _ := sockoptInt(c, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-				idle, _ := sockoptInt(c, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-				got <- result{on, idle}
-				return nil, None
-			},
-		}
-		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
-		c := s.dial(0)
-		c.Write([]byte("x"))
-		r := <-got
-		if r.on == 0 || r.idle != 7 {
-			t.Fatalf("SO_KEEPALIVE=%d TCP_KEEPIDLE=%d, want on and 7s", r.on, r.idle)
-		}
-	})
-}
-
 // TestCloseWithOut: out returned with Close is delivered, then the
 // connection closes and Closed gets a nil error.
 func TestCloseWithOut(t *testing.T) {
@@ -258,7 +231,7 @@ func TestClosedErrors(t *testing.T) {
 		reset.SetLinger(0)
 		reset.Close() // sends RST
 		err := <-closed
-		if err == nil || !errors.Is(err, unix.ECONNRESET) {
+		if err == nil || !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("Closed after a reset = %v, want ECONNRESET", err)
 		}
 	})
