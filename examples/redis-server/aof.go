@@ -1,0 +1,276 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fsyncPolicy is Redis's appendfsync: when the append-only file is synced
+// to disk.
+type fsyncPolicy int
+
+const (
+	// fsyncEverySec writes the log before replies leave and syncs it once
+	// a second in the background: a crash of the machine (not of the
+	// process) loses at most about a second of writes. Redis's default.
+	fsyncEverySec fsyncPolicy = iota
+	// fsyncAlways writes and syncs the log before replies leave: a write
+	// that was acknowledged survives even a power loss.
+	fsyncAlways
+	// fsyncNo writes the log before replies leave and leaves syncing to
+	// the operating system.
+	fsyncNo
+)
+
+func parseFsyncPolicy(s string) (fsyncPolicy, error) {
+	switch s {
+	case "always":
+		return fsyncAlways, nil
+	case "everysec":
+		return fsyncEverySec, nil
+	case "no":
+		return fsyncNo, nil
+	}
+	return 0, fmt.Errorf("unknown appendfsync %q: want always, everysec or no", s)
+}
+
+func (p fsyncPolicy) String() string {
+	switch p {
+	case fsyncAlways:
+		return "always"
+	case fsyncNo:
+		return "no"
+	}
+	return "everysec"
+}
+
+// appendLog is the append-only file: every write command, as a multibulk
+// request, in the order the keyspace applied them.
+//
+// Commands append to pending while they hold their keys' locks (append).
+// Before a loop writes a batch of replies, evio's PreWrite hands pending to
+// the file (flushBeforeReplies), and under "always" syncs it, so no reply
+// acknowledges a write the file does not hold. Several loops run PreWrite
+// at once: writeMu makes them take turns, and a loop whose commands were
+// taken and written by another loop's PreWrite waits on writeMu until that
+// write (and sync) is done.
+type appendLog struct {
+	policy    fsyncPolicy // immutable
+	onFailure func(error) // immutable; see config.onAOFFailure
+	logf      func(format string, args ...interface{})
+
+	mu      sync.Mutex
+	pending []byte // commands not yet written; guarded by mu
+	spare   []byte // the previous pending, kept for reuse; guarded by mu
+	err     error  // the first write or sync error; guarded by mu
+
+	writeMu  sync.Mutex
+	file     *os.File // written under writeMu; synced in the background too
+	size     int64    // bytes of whole commands in file; guarded by writeMu
+	unsynced bool     // written since the last sync; guarded by writeMu
+
+	lastSync   time.Time   // Tick's goroutine only
+	syncing    atomic.Bool // a background sync is running
+	background sync.WaitGroup
+}
+
+// maxKeptLogBuffer bounds the pending buffer kept for reuse.
+const maxKeptLogBuffer = 1 << 20
+
+// openAppendLog opens the append-only file at path, creating it if need
+// be, and replays it into s's keyspace. A file cut short in the middle of
+// a command, as a crash leaves it, is truncated after its last whole
+// command, as Redis does with aof-load-truncated; any other damage is an
+// error.
+func openAppendLog(s *server, path string, policy fsyncPolicy) (*appendLog, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening the append-only file: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading the append-only file: %w", err)
+	}
+	good, err := s.replay(data)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("replaying the append-only file %s: %w", path, err)
+	}
+	if good < len(data) {
+		s.cfg.logf("append-only file %s ends in an incomplete command: truncating %d bytes", path, len(data)-good)
+		if err := f.Truncate(int64(good)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("truncating the append-only file: %w", err)
+		}
+	}
+	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seeking in the append-only file: %w", err)
+	}
+	return &appendLog{
+		policy:    policy,
+		onFailure: s.cfg.onAOFFailure,
+		logf:      s.cfg.logf,
+		file:      f,
+		size:      int64(good),
+		lastSync:  time.Now(),
+	}, nil
+}
+
+// replay executes the commands of an append-only file and returns the
+// length of its whole commands; what follows them is an incomplete
+// command.
+func (s *server) replay(data []byte) (int, error) {
+	c := &client{srv: s, replaying: true}
+	pos := 0
+	for pos < len(data) {
+		if data[pos] != '*' {
+			return pos, fmt.Errorf("bad file format at offset %d", pos)
+		}
+		args, n, err := c.parser.parse(data[pos:])
+		if err != nil {
+			return pos, fmt.Errorf("bad file format at offset %d: %w", pos, err)
+		}
+		if n == 0 {
+			break
+		}
+		if len(args) > 0 {
+			if cmd, _ := lookupCommand(args); cmd == nil || !cmd.write {
+				return pos, fmt.Errorf("unexpected command %q at offset %d", truncate(args[0], 64), pos)
+			}
+			c.execute(args)
+			c.out = c.out[:0]
+		}
+		pos += n
+	}
+	return pos, nil
+}
+
+// append adds a command to the log. The caller holds the locks of the keys
+// the command wrote.
+func (a *appendLog) append(args ...[]byte) {
+	a.mu.Lock()
+	a.pending = appendCommand(a.pending, args...)
+	a.mu.Unlock()
+}
+
+// failure is the error that stopped the log, or nil.
+func (a *appendLog) failure() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// flushBeforeReplies is evio's PreWrite: it writes the pending commands
+// and, under "always", syncs them, before the calling loop's replies
+// leave.
+func (a *appendLog) flushBeforeReplies() {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	a.writePending()
+	if a.policy == fsyncAlways && a.unsynced {
+		a.sync()
+	}
+}
+
+// writePending writes what commands have appended. The caller holds
+// writeMu.
+func (a *appendLog) writePending() {
+	a.mu.Lock()
+	buf, failed := a.pending, a.err != nil
+	a.pending, a.spare = a.spare[:0], nil
+	a.mu.Unlock()
+	if len(buf) > 0 && !failed {
+		if _, err := a.file.Write(buf); err != nil {
+			// Cut a partial write off, so that the file still ends with
+			// a whole command.
+			a.file.Truncate(a.size)
+			a.file.Seek(a.size, io.SeekStart)
+			a.fail(fmt.Errorf("write: %w", err))
+		} else {
+			a.size += int64(len(buf))
+			a.unsynced = true
+		}
+	}
+	a.mu.Lock()
+	if a.spare == nil && cap(buf) <= maxKeptLogBuffer {
+		a.spare = buf[:0]
+	}
+	a.mu.Unlock()
+}
+
+// sync syncs the file. The caller holds writeMu.
+func (a *appendLog) sync() {
+	a.unsynced = false
+	if err := syncData(a.file); err != nil {
+		a.fail(fmt.Errorf("fsync: %w", err))
+	}
+}
+
+// fail records the first error; the server then refuses writes with
+// MISCONF. Under "always" it also calls onFailure.
+func (a *appendLog) fail(err error) {
+	a.mu.Lock()
+	first := a.err == nil
+	if first {
+		a.err = err
+	}
+	a.mu.Unlock()
+	if !first {
+		return
+	}
+	a.logf("append-only file failed, refusing writes: %v", err)
+	if a.policy == fsyncAlways && a.onFailure != nil {
+		a.onFailure(err)
+	}
+}
+
+// tick runs on Tick's goroutine: under "everysec", once a second, it
+// starts a background sync if the file was written since the last one. The
+// sync runs outside writeMu, so replies do not wait for the disk.
+func (a *appendLog) tick() {
+	if a.policy != fsyncEverySec || time.Since(a.lastSync) < time.Second || a.syncing.Load() {
+		return
+	}
+	a.writeMu.Lock()
+	unsynced := a.unsynced
+	a.unsynced = false
+	a.writeMu.Unlock()
+	if !unsynced {
+		return
+	}
+	a.lastSync = time.Now()
+	a.syncing.Store(true)
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		defer a.syncing.Store(false)
+		if err := syncData(a.file); err != nil {
+			a.fail(fmt.Errorf("fsync: %w", err))
+		}
+	}()
+}
+
+// close writes and syncs whatever is pending, whatever the policy, and
+// closes the file. The loops have stopped.
+func (a *appendLog) close() error {
+	a.background.Wait()
+	a.writeMu.Lock()
+	a.writePending()
+	a.sync()
+	a.writeMu.Unlock()
+	err := a.file.Close()
+	if ferr := a.failure(); ferr != nil {
+		return fmt.Errorf("append-only file: %w", ferr)
+	}
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("closing the append-only file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/evio-go/evio"
+)
+
+// config is what the command line sets.
+type config struct {
+	bind       string // address to listen on; "" for every interface
+	port       int    // 0 picks a free port
+	loops      int
+	balance    evio.LoadBalance
+	reusePort  bool
+	stdlib     bool   // the portable engine (-net schemes)
+	unixSocket string // also listen on this socket file, when set
+
+	aofPath     string // the append-only file, or "" for none
+	appendFsync fsyncPolicy
+
+	// logf reports what an operator should know (an AOF truncated at
+	// start-up, say). Nil discards.
+	logf func(format string, args ...interface{})
+	// onAOFFailure is called when the append-only file cannot be written
+	// with appendfsync always: replies already queued would acknowledge
+	// writes that are not on disk, so Redis exits, and so does main. Nil
+	// only refuses further writes, as with the other policies.
+	onAOFFailure func(error)
+}
+
+// listenAddrs are the evio addresses of the configuration.
+func (cfg config) listenAddrs() []string {
+	suffix := ""
+	if cfg.stdlib {
+		suffix = "-net"
+	}
+	addrs := []string{fmt.Sprintf("tcp%s://%s?reuseport=%t", suffix, net.JoinHostPort(cfg.bind, strconv.Itoa(cfg.port)), cfg.reusePort)}
+	if cfg.unixSocket != "" {
+		addrs = append(addrs, "unix"+suffix+"://"+cfg.unixSocket)
+	}
+	return addrs
+}
+
+// server is the Redis server: the keyspace, the append-only file and the
+// evio events that serve them.
+type server struct {
+	cfg       config    // immutable
+	db        *keyspace // safe for concurrent use
+	aof       *appendLog
+	startTime time.Time
+
+	nextClientID  atomic.Int64
+	stopRequested atomic.Bool
+	stats         serverStats
+
+	// Set by Serving, before the loops start, and read-only after.
+	numLoops int
+	tcpPort  int // the port bound, which -port 0 leaves to the system
+}
+
+// serverStats are the counters INFO reports, updated from every loop.
+type serverStats struct {
+	connected   atomic.Int64
+	connections atomic.Int64 // accepted since start or CONFIG RESETSTAT
+	commands    atomic.Int64 // executed since start or CONFIG RESETSTAT
+	expiredKeys atomic.Int64 // deleted by the active expiry
+	panics      atomic.Int64 // connections closed by a panic in this server's code
+}
+
+func (s *serverStats) reset() {
+	s.connections.Store(0)
+	s.commands.Store(0)
+	s.expiredKeys.Store(0)
+}
+
+// newServer prepares a server: it replays the append-only file, if any,
+// and opens it for appending.
+func newServer(cfg config) (*server, error) {
+	if cfg.logf == nil {
+		cfg.logf = func(string, ...interface{}) {}
+	}
+	s := &server{cfg: cfg, db: newKeyspace(), startTime: time.Now()}
+	if cfg.aofPath != "" {
+		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
+		if err != nil {
+			return nil, err
+		}
+		s.aof = aof
+	}
+	return s, nil
+}
+
+// serve runs the server until it is stopped (stop, SHUTDOWN) or fails.
+// listening is called once every address is bound, with the addresses
+// actually bound. The append-only file is flushed and closed on return.
+func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
+	events := evio.Events{
+		NumLoops:    s.cfg.loops,
+		LoadBalance: s.cfg.balance,
+		Serving: func(srv evio.Server) evio.Action {
+			s.numLoops = srv.NumLoops
+			if a, ok := srv.Addrs[0].(*net.TCPAddr); ok {
+				s.tcpPort = a.Port
+			}
+			if listening != nil {
+				listening(srv.Addrs, srv.NumLoops)
+			}
+			return evio.None
+		},
+		Opened: s.opened,
+		Closed: s.closed,
+		Data:   s.data,
+		Tick:   s.tick,
+	}
+	if s.aof != nil {
+		events.PreWrite = s.aof.flushBeforeReplies
+	}
+	err := evio.Serve(events, s.cfg.listenAddrs()...)
+	if s.aof != nil {
+		if cerr := s.aof.close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// stop asks a serving server to shut down; serve returns within a Tick.
+// Safe from any goroutine.
+func (s *server) stop() { s.stopRequested.Store(true) }
+
+func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
+	c := &client{srv: s, id: s.nextClientID.Add(1)}
+	if addr := conn.RemoteAddr(); addr != nil {
+		c.addr = addr.String()
+	}
+	conn.SetContext(c)
+	s.stats.connected.Add(1)
+	s.stats.connections.Add(1)
+	// Redis's default tcp-keepalive is 300 seconds.
+	return nil, evio.Options{ReuseInputBuffer: true, TCPKeepAlive: 300 * time.Second}, evio.None
+}
+
+func (s *server) closed(conn evio.Conn, err error) evio.Action {
+	s.stats.connected.Add(-1)
+	var panicked *evio.PanicError
+	if errors.As(err, &panicked) {
+		// A bug of this server, not of the client: evio recovered it and
+		// closed only this connection. Say so loudly.
+		s.stats.panics.Add(1)
+		s.cfg.logf("BUG: connection %v closed by a panic: %v\n%s", conn.RemoteAddr(), panicked.Value, panicked.Stack)
+	}
+	return evio.None
+}
+
+func (s *server) data(conn evio.Conn, in []byte) ([]byte, evio.Action) {
+	c, ok := conn.Context().(*client)
+	if !ok || in == nil {
+		// in is nil after a Wake, which this server never calls.
+		return nil, evio.None
+	}
+	return c.handleData(in)
+}
+
+// tickInterval is how often Tick runs: Redis's default hz of 10.
+const tickInterval = 100 * time.Millisecond
+
+// tick stops the server once asked to, deletes expired keys nobody reads,
+// and has the append-only file synced once a second under "everysec".
+func (s *server) tick() (time.Duration, evio.Action) {
+	if s.stopRequested.Load() {
+		return 0, evio.Shutdown
+	}
+	s.stats.expiredKeys.Add(int64(s.db.activeExpireCycle()))
+	if s.aof != nil {
+		s.aof.tick()
+	}
+	return tickInterval, evio.None
+}
+
+// aofError is the error that stopped the append-only file, or nil.
+func (s *server) aofError() error {
+	if s.aof == nil {
+		return nil
+	}
+	return s.aof.failure()
+}
+
+// infoSection is one "# Name" block of INFO.
+type infoSection struct {
+	name   string
+	fields [][2]string
+}
+
+func (s *server) infoSections() []infoSection {
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	uptime := time.Since(s.startTime)
+	keys, volatile := s.db.size()
+	aofEnabled, aofStatus := "0", "ok"
+	if s.aof != nil {
+		aofEnabled = "1"
+		if s.aof.failure() != nil {
+			aofStatus = "err"
+		}
+	}
+	port := strconv.Itoa(s.tcpPort)
+	sections := []infoSection{
+		{"Server", [][2]string{
+			{"redis_version", redisVersion},
+			{"redis_mode", "standalone"},
+			{"os", runtime.GOOS + " " + runtime.GOARCH},
+			{"arch_bits", strconv.Itoa(32 << (^uint(0) >> 63))},
+			{"multiplexing_api", "evio"},
+			{"process_id", strconv.Itoa(os.Getpid())},
+			{"tcp_port", port},
+			{"uptime_in_seconds", itoa(int64(uptime / time.Second))},
+			{"uptime_in_days", itoa(int64(uptime / (24 * time.Hour)))},
+			{"hz", "10"},
+			{"io_threads_active", "0"},
+			{"event_loops", strconv.Itoa(s.numLoops)},
+		}},
+		{"Clients", [][2]string{
+			{"connected_clients", itoa(s.stats.connected.Load())},
+			{"blocked_clients", "0"},
+		}},
+		{"Persistence", [][2]string{
+			{"loading", "0"},
+			{"rdb_bgsave_in_progress", "0"},
+			{"aof_enabled", aofEnabled},
+			{"aof_rewrite_in_progress", "0"},
+			{"aof_last_write_status", aofStatus},
+		}},
+		{"Stats", [][2]string{
+			{"total_connections_received", itoa(s.stats.connections.Load())},
+			{"total_commands_processed", itoa(s.stats.commands.Load())},
+			{"expired_keys", itoa(s.stats.expiredKeys.Load())},
+		}},
+		{"Replication", [][2]string{
+			{"role", "master"},
+			{"connected_slaves", "0"},
+		}},
+		{"Keyspace", nil},
+	}
+	if keys > 0 {
+		last := &sections[len(sections)-1]
+		last.fields = append(last.fields, [2]string{"db0", "keys=" + strconv.Itoa(keys) + ",expires=" + strconv.Itoa(volatile) + ",avg_ttl=0"})
+	}
+	return sections
+}
+
+// configParams are the parameters CONFIG GET reports: those clients and
+// tools ask about (redis-benchmark asks for save and appendonly), with
+// values that describe this server.
+func (s *server) configParams() []configParam {
+	appendOnly := "no"
+	if s.aof != nil {
+		appendOnly = "yes"
+	}
+	return []configParam{
+		{"appendfsync", s.cfg.appendFsync.String()},
+		{"appendonly", appendOnly},
+		{"bind", s.cfg.bind},
+		{"client-query-buffer-limit", strconv.Itoa(maxQueryBuffer)},
+		{"databases", "1"},
+		{"hz", "10"},
+		{"maxclients", "10000"},
+		{"maxmemory", "0"},
+		{"maxmemory-policy", "noeviction"},
+		{"port", strconv.Itoa(s.tcpPort)},
+		{"proto-max-bulk-len", strconv.Itoa(maxBulkLength)},
+		{"save", ""},
+		{"tcp-keepalive", "300"},
+		{"timeout", "0"},
+		{"unixsocket", s.cfg.unixSocket},
+	}
+}

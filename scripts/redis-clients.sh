@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# redis-clients.sh proves examples/redis-server with Redis's own clients:
+# redis-benchmark (ping_inline, ping_mbulk, set, get, incr, mset; 100000
+# requests, pipelined 16 deep) and redis-cli (values written and read back
+# over TCP and the unix socket, binary values, errors), on 1 loop, 2 loops
+# and the portable engine (-stdlib); then an append-only-file run with
+# appendfsync always, killed with SIGKILL in the middle of a stream of
+# acknowledged SETs and restarted, which must still hold every one of them.
+# It exits non-zero on any failure and prints a summary.
+#
+#   scripts/redis-clients.sh
+#   BENCH_REQUESTS=1000000 scripts/redis-clients.sh
+#
+# Needs the Debian package redis-tools (redis-cli, redis-benchmark). Where
+# it is missing the script fails; set REDIS_CLIENTS_ALLOW_MISSING=1 (not in
+# CI) to skip instead. Servers listen on 127.0.0.1 on a free port, read
+# from the line the server prints, and are stopped by PID.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+BENCH_REQUESTS=${BENCH_REQUESTS:-100000}
+BENCH_PIPELINE=${BENCH_PIPELINE:-16}
+BENCH_TESTS=ping_inline,ping_mbulk,set,get,incr,mset
+START=$SECONDS
+
+missing=()
+for tool in go redis-cli redis-benchmark; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+	if [[ ${CI:-} == true ]]; then
+		echo "redis-clients: FAIL: CI lacks ${missing[*]}; install the Debian package: apt-get install -y redis-tools" >&2
+		exit 1
+	fi
+	echo "redis-clients: cannot run: ${missing[*]} not found; install with: apt-get install -y redis-tools" >&2
+	if [[ ${REDIS_CLIENTS_ALLOW_MISSING:-} == 1 ]]; then
+		echo "redis-clients: SKIPPED (REDIS_CLIENTS_ALLOW_MISSING=1)"
+		exit 0
+	fi
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/redis-clients.XXXXXX")
+server_pid=
+writer_pid=
+cleanup() {
+	for pid in $writer_pid $server_pid; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "redis-clients: building examples/redis-server"
+if ! go build -o "$tmp/redis-server" ./examples/redis-server; then
+	echo "redis-clients: FAIL: build" >&2
+	exit 1
+fi
+
+failures=0
+summary=()
+variant_failures=0
+
+fail() {
+	echo "    FAIL: $*" >&2
+	variant_failures=$((variant_failures + 1))
+}
+
+# expect_eq DESCRIPTION WANT GOT
+expect_eq() {
+	if [[ $2 == "$3" ]]; then
+		echo "    ok: $1"
+	else
+		fail "$1: want '$2', got '$3'"
+	fi
+}
+
+# start_server FLAGS...: starts the server on a free port and sets port.
+start_server() {
+	rm -f "$tmp/server.log"
+	"$tmp/redis-server" -bind 127.0.0.1 -port 0 -unixsocket "$tmp/redis.sock" "$@" >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	local line=
+	for _ in $(seq 100); do
+		line=$(grep -m1 -E 'listening on tcp://' "$tmp/server.log" 2>/dev/null)
+		[[ -n $line ]] && break
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		fail "server did not start: $(tr '\n' ' ' <"$tmp/server.log")"
+		kill -KILL "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+		server_pid=
+		return 1
+	fi
+	port=$(sed -E 's#.*listening on tcp://[^ ]*:([0-9]+) .*#\1#' <<<"$line")
+	echo "  server pid $server_pid: $line"
+}
+
+# stop_server stops the server with SIGTERM and checks it exits cleanly
+# within 10 seconds and removes its socket file.
+stop_server() {
+	[[ -z $server_pid ]] && return
+	kill -TERM "$server_pid" 2>/dev/null
+	local state
+	for _ in $(seq 100); do
+		state=$(ps -o stat= -p "$server_pid" 2>/dev/null)
+		[[ -z $state || $state == Z* ]] && break
+		sleep 0.1
+	done
+	if [[ -n $state && $state != Z* ]]; then
+		fail "server still running 10s after SIGTERM; killed"
+		kill -KILL "$server_pid" 2>/dev/null
+	fi
+	local status=0
+	wait "$server_pid" 2>/dev/null || status=$?
+	server_pid=
+	if ((status != 0)); then
+		fail "server exited with status $status: $(tail -3 "$tmp/server.log" | tr '\n' ' ')"
+	fi
+	if [[ -e $tmp/redis.sock ]]; then
+		fail "unix socket file left behind"
+		rm -f "$tmp/redis.sock"
+	fi
+}
+
+# kill_server kills the server with SIGKILL, as a crash would.
+kill_server() {
+	kill -KILL "$server_pid" 2>/dev/null
+	wait "$server_pid" 2>/dev/null
+	server_pid=
+	rm -f "$tmp/redis.sock"
+}
+
+cli() { timeout 20 redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+
+cli_checks() {
+	expect_eq "redis-cli PING" PONG "$(cli PING)"
+	expect_eq "redis-cli SET" OK "$(cli SET greeting 'hello, world')"
+	expect_eq "redis-cli GET" "hello, world" "$(cli GET greeting)"
+	expect_eq "redis-cli SET utf-8" OK "$(cli SET utf8 'héllo wörld ✓')"
+	expect_eq "redis-cli GET utf-8" "héllo wörld ✓" "$(cli GET utf8)"
+	expect_eq "redis-cli SET empty" OK "$(cli SET empty '')"
+	expect_eq "redis-cli STRLEN empty" 0 "$(cli STRLEN empty)"
+
+	head -c 100000 /dev/urandom >"$tmp/binary.in"
+	expect_eq "redis-cli -x SET of 100 kB of random bytes" OK "$(cli -x SET binary <"$tmp/binary.in")"
+	cli --raw GET binary >"$tmp/binary.out"
+	truncate -s -1 "$tmp/binary.out" # --raw ends the value with a newline
+	if cmp -s "$tmp/binary.in" "$tmp/binary.out"; then
+		echo "    ok: redis-cli GET returns the 100 kB byte for byte"
+	else
+		fail "binary value differs ($(wc -c <"$tmp/binary.out") bytes back)"
+	fi
+
+	expect_eq "redis-cli MSET" OK "$(cli MSET user:1 alice user:2 bob)"
+	expect_eq "redis-cli MGET" $'alice\nbob\n' "$(cli MGET user:1 user:2 nokey)"$'\n'
+	expect_eq "redis-cli KEYS user:*" $'user:1\nuser:2' "$(cli KEYS 'user:*' | sort)"
+	expect_eq "redis-cli INCRBY" 42 "$(cli INCRBY answer 42)"
+	expect_eq "redis-cli EXPIRE" 1 "$(cli EXPIRE answer 100)"
+	expect_eq "redis-cli TTL" 100 "$(cli TTL answer)"
+	expect_eq "redis-cli unknown command" "ERR unknown command 'NOSUCH', with args beginning with: 'x' " "$(cli NOSUCH x 2>&1)"
+	expect_eq "redis-cli wrong arity" "ERR wrong number of arguments for 'get' command" "$(cli GET 2>&1)"
+	expect_eq "redis-cli over the unix socket" "hello, world" "$(timeout 20 redis-cli -s "$tmp/redis.sock" GET greeting)"
+	expect_eq "redis-cli commands from stdin" $'OK\nv1\n1\n2' "$(printf 'SET piped v1\nGET piped\nINCR piped:n\nINCR piped:n\n' | cli)"
+	expect_eq "redis-cli DBSIZE" 9 "$(cli DBSIZE)"
+}
+
+# benchmark [redis-benchmark target flags]: runs the benchmark and checks
+# that every test completed without errors.
+benchmark() {
+	local label=$1
+	shift
+	if ! timeout 120 redis-benchmark "$@" -q -t "$BENCH_TESTS" -n "$BENCH_REQUESTS" -P "$BENCH_PIPELINE" >"$tmp/bench.raw" 2>&1; then
+		fail "redis-benchmark ($label) failed: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
+		return
+	fi
+	tr '\r' '\n' <"$tmp/bench.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench.txt"
+	sed 's/^/      /' "$tmp/bench.txt"
+	if tr '\r' '\n' <"$tmp/bench.raw" | grep -qiE 'error|ERR '; then
+		fail "redis-benchmark ($label) reported errors: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -iE 'error|ERR ' | head -3 | tr '\n' ' ')"
+		return
+	fi
+	local n
+	n=$(wc -l <"$tmp/bench.txt")
+	if ((n != 6)); then
+		fail "redis-benchmark ($label): $n of 6 tests reported"
+		return
+	fi
+	echo "    ok: redis-benchmark $label: 6 tests x $BENCH_REQUESTS requests, pipeline $BENCH_PIPELINE, no errors"
+	bench_line=$(sed -E 's/^([A-Z_]+)[^:]*: ([0-9]+)\.[0-9]+ requests per second.*/\1 \2/' "$tmp/bench.txt" | tr '\n' ' ')
+}
+
+variants=("1 loop|-loops 1" "2 loops|-loops 2 -balance round-robin" "portable engine, 2 loops|-stdlib -loops 2")
+for entry in "${variants[@]}"; do
+	name=${entry%%|*}
+	read -r -a flags <<<"${entry#*|}"
+	variant_failures=0
+	bench_line=
+	echo "== $name (${flags[*]})"
+	if start_server "${flags[@]}"; then
+		benchmark "over TCP" -h 127.0.0.1 -p "$port"
+		tcp_line=$bench_line
+		cli FLUSHALL >/dev/null
+		cli_checks
+		stop_server
+	fi
+	if ((variant_failures == 0)); then
+		summary+=("PASS  $name: redis-cli checks ok; redis-benchmark -P $BENCH_PIPELINE req/s: $tcp_line")
+	else
+		summary+=("FAIL  $name: $variant_failures failed checks")
+		failures=$((failures + variant_failures))
+	fi
+done
+
+# The unix socket under load, once.
+variant_failures=0
+echo "== unix socket, 2 loops"
+if start_server -loops 2; then
+	benchmark "over the unix socket" -s "$tmp/redis.sock"
+	stop_server
+fi
+if ((variant_failures == 0)); then
+	summary+=("PASS  unix socket: redis-benchmark -P $BENCH_PIPELINE req/s: $bench_line")
+else
+	summary+=("FAIL  unix socket: $variant_failures failed checks")
+	failures=$((failures + variant_failures))
+fi
+
+# aof_writer PORT PROGRESS: sends SET key:i value:i one at a time over bash's
+# /dev/tcp and counts the +OK replies; it writes the count to PROGRESS every
+# 100 replies and when the connection breaks.
+aof_writer() {
+	local acked=0 reply
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	while printf 'SET key:%d value:%d\r\n' $((acked + 1)) $((acked + 1)) >&3 2>/dev/null &&
+		IFS= read -r -t 10 reply <&3 2>/dev/null && [[ $reply == $'+OK\r' ]]; do
+		acked=$((acked + 1))
+		((acked % 100 == 0)) && echo "$acked" >"$2"
+	done
+	echo "$acked" >"$2.final"
+}
+
+variant_failures=0
+echo "== append-only file, appendfsync always, kill -9"
+aof=$tmp/appendonly.aof
+acked=0
+if start_server -loops 2 -aof "$aof" -appendfsync always; then
+	aof_writer "$port" "$tmp/progress" &
+	writer_pid=$!
+	for _ in $(seq 200); do
+		[[ -s $tmp/progress ]] && (($(cat "$tmp/progress") >= 1000)) && break
+		sleep 0.05
+	done
+	if [[ -e $tmp/progress.final ]]; then
+		fail "the writer stopped before the kill: $(cat "$tmp/progress.final") SETs"
+	fi
+	kill_server
+	wait "$writer_pid" 2>/dev/null
+	writer_pid=
+	acked=$(cat "$tmp/progress.final" 2>/dev/null || echo 0)
+	echo "    killed the server with SIGKILL after $acked acknowledged SETs ($(wc -c <"$aof") bytes of log)"
+	if ((acked < 100)); then
+		fail "only $acked SETs acknowledged before the kill"
+	fi
+	if start_server -loops 1 -aof "$aof" -appendfsync always; then
+		seq -f 'value:%.0f' 1 "$acked" >"$tmp/want.txt"
+		# MGET in batches, so no command line grows too long.
+		: >"$tmp/got.txt"
+		for ((first = 1; first <= acked; first += 1000)); do
+			last=$((first + 999 > acked ? acked : first + 999))
+			mapfile -t keys < <(seq -f 'key:%.0f' "$first" "$last")
+			cli --raw MGET "${keys[@]}" >>"$tmp/got.txt"
+		done
+		if cmp -s "$tmp/want.txt" "$tmp/got.txt"; then
+			echo "    ok: all $acked acknowledged SETs survived the kill"
+		else
+			fail "acknowledged SETs lost: $(diff "$tmp/want.txt" "$tmp/got.txt" | head -5 | tr '\n' ' ')"
+		fi
+		keys_now=$(cli DBSIZE)
+		if ((keys_now < acked || keys_now > acked + 1)); then
+			fail "DBSIZE $keys_now after replay, want $acked (or one more SET in flight)"
+		else
+			echo "    ok: DBSIZE $keys_now after replay"
+		fi
+		stop_server
+	fi
+fi
+if ((variant_failures == 0)); then
+	summary+=("PASS  append-only file: $acked acknowledged SETs all present after kill -9 and restart")
+else
+	summary+=("FAIL  append-only file: $variant_failures failed checks")
+	failures=$((failures + variant_failures))
+fi
+
+echo
+echo "redis-clients summary ($((SECONDS - START))s):"
+printf '  %s\n' "${summary[@]}"
+if ((failures > 0)); then
+	echo "redis-clients: FAIL ($failures failed checks)"
+	exit 1
+fi
+echo "redis-clients: PASS"
