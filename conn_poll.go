@@ -224,17 +224,26 @@ func (l *loop) serveWake(c *conn) {
 	l.fireData(c, nil)
 }
 
-// write writes c's queued output once. It reports false if the connection
+// write writes c's queued output, chunk after chunk, until it is all
+// written or the socket takes no more. It reports false if the connection
 // failed and was closed.
 func (l *loop) write(c *conn) bool {
-	n, err := socket.Write(c.fd, c.out.Pending())
-	if n > 0 {
-		l.pool.Consume(&c.out, n)
-		l.queued -= n
-	}
-	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-		l.closeConn(c, os.NewSyscallError("write", err))
-		return false
+	for c.out.Len() > 0 {
+		p := c.out.Pending()
+		n, err := socket.Write(c.fd, p)
+		if n > 0 {
+			l.pool.Consume(&c.out, n)
+			l.queued -= n
+		}
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			return true
+		case err != nil:
+			l.closeConn(c, os.NewSyscallError("write", err))
+			return false
+		case n < len(p):
+			return true // the socket buffer is full
+		}
 	}
 	return true
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,12 +115,25 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 		if len(served) < 10 {
 			t.Fatalf("only %d connections served before EMFILE", len(served))
 		}
-		for i := 0; i < 4; i++ {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
+		// A connect storm on top: 40 more at once, all left waiting.
+		storm := make(chan net.Conn, 40)
+		var dials sync.WaitGroup
+		for i := 0; i < cap(storm); i++ {
+			dials.Add(1)
+			go func() {
+				defer dials.Done()
+				if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+					storm <- c
+				}
+			}()
+		}
+		dials.Wait()
+		close(storm)
+		for c := range storm {
 			waiting = append(waiting, c)
+		}
+		if len(waiting) < 20 {
+			t.Fatalf("only %d of the storm's connections were queued", len(waiting))
 		}
 
 		// While it cannot accept, the server keeps serving and stays idle.
@@ -135,16 +149,30 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 			}
 		}
 
-		// Free descriptors: the waiting connections get accepted.
-		for _, c := range served[:10] {
+		// Free descriptors: every waiting connection gets accepted as room
+		// appears. Each one closes once served, making room for the next.
+		for _, c := range served {
 			c.Close()
 		}
-		served = served[10:]
+		served = nil
+		failed := make(chan int, len(waiting))
+		var checks sync.WaitGroup
 		for i, c := range waiting {
-			if !echoes(c, 5*time.Second) {
-				t.Fatalf("waiting connection %d was not served after descriptors were freed", i)
-			}
+			checks.Add(1)
+			go func(i int, c net.Conn) {
+				defer checks.Done()
+				if !echoes(c, 15*time.Second) {
+					failed <- i
+				}
+				c.Close()
+			}(i, c)
 		}
+		checks.Wait()
+		close(failed)
+		for i := range failed {
+			t.Fatalf("waiting connection %d was not served after descriptors were freed", i)
+		}
+		waiting = nil
 
 		stdin.Close()
 		rest, _ := io.ReadAll(out)

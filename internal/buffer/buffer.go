@@ -39,12 +39,17 @@ func (p *Pool) Put(b []byte) {
 	p.free = append(p.free, b[:0])
 }
 
-// Output is the queue of bytes waiting to be written to one connection.
-// A connection with nothing to write holds a nil *Output; the Pool's
-// methods create and release the record as bytes come and go.
+// Output is the queue of bytes waiting to be written to one connection: a
+// list of chunks, so that a large queue costs what it holds and no more (a
+// single growing slice would double its array and leave the old one to the
+// collector). Small outputs fill pooled ChunkSize buffers; a large append
+// gets a chunk of exactly its size. A connection with nothing to write
+// holds a nil *Output; the Pool's methods create and release the record as
+// bytes come and go.
 type Output struct {
-	buf  []byte // buf[head:] is pending
-	head int
+	chunks [][]byte // chunks[0][head:] is written first
+	head   int
+	n      int // pending bytes
 }
 
 // Len is the number of pending bytes; 0 for a nil Output.
@@ -52,16 +57,16 @@ func (o *Output) Len() int {
 	if o == nil {
 		return 0
 	}
-	return len(o.buf) - o.head
+	return o.n
 }
 
-// Pending returns the pending bytes; valid until the next Append, Consume
-// or Reset.
+// Pending returns the bytes to write next: the rest of the first chunk.
+// Valid until the next Append, Consume or Reset.
 func (o *Output) Pending() []byte {
-	if o == nil {
+	if o == nil || len(o.chunks) == 0 {
 		return nil
 	}
-	return o.buf[o.head:]
+	return o.chunks[0][o.head:]
 }
 
 // Append queues a copy of data on *q, creating the Output if needed.
@@ -78,30 +83,54 @@ func (p *Pool) Append(q **Output, data []byte) {
 		} else {
 			o = new(Output)
 		}
-		if len(data) <= ChunkSize {
-			o.buf = p.Get()
-		} else {
-			o.buf = make([]byte, 0, len(data))
-		}
 		*q = o
-	} else if o.head > 0 && len(o.buf)+len(data) > cap(o.buf) {
-		// Reclaim the written front before growing the array.
-		n := copy(o.buf, o.buf[o.head:])
-		o.buf = o.buf[:n]
-		o.head = 0
 	}
-	o.buf = append(o.buf, data...)
+	o.n += len(data)
+	if k := len(o.chunks); k > 0 {
+		last := o.chunks[k-1]
+		if room := cap(last) - len(last); room > 0 && (room >= len(data) || len(data) <= ChunkSize) {
+			m := len(data)
+			if m > room {
+				m = room
+			}
+			o.chunks[k-1] = append(last, data[:m]...)
+			data = data[m:]
+		}
+	}
+	for len(data) > 0 {
+		var chunk []byte
+		if len(data) <= ChunkSize {
+			chunk = p.Get()
+		} else {
+			chunk = make([]byte, 0, len(data))
+		}
+		m := cap(chunk)
+		if m > len(data) {
+			m = len(data)
+		}
+		o.chunks = append(o.chunks, append(chunk, data[:m]...))
+		data = data[m:]
+	}
 }
 
-// Consume drops n written bytes from the front of *q, releasing it when
-// it is empty.
+// Consume drops n written bytes, at most len(Pending()), from the front
+// of *q, releasing it when it is empty.
 func (p *Pool) Consume(q **Output, n int) {
 	o := *q
 	if o == nil {
 		return
 	}
+	o.n -= n
 	o.head += n
-	if o.head >= len(o.buf) {
+	if o.head < len(o.chunks[0]) {
+		return
+	}
+	p.Put(o.chunks[0])
+	copy(o.chunks, o.chunks[1:])
+	o.chunks[len(o.chunks)-1] = nil
+	o.chunks = o.chunks[:len(o.chunks)-1]
+	o.head = 0
+	if len(o.chunks) == 0 {
 		p.Reset(q)
 	}
 }
@@ -112,9 +141,12 @@ func (p *Pool) Reset(q **Output) {
 	if o == nil {
 		return
 	}
-	p.Put(o.buf)
-	o.buf = nil
-	o.head = 0
+	for i, c := range o.chunks {
+		p.Put(c)
+		o.chunks[i] = nil
+	}
+	o.chunks = o.chunks[:0]
+	o.head, o.n = 0, 0
 	if len(p.outputs) < maxPooled {
 		p.outputs = append(p.outputs, o)
 	}

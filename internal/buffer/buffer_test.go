@@ -17,12 +17,15 @@ func TestOutputKeepsOrderAcrossPartialWrites(t *testing.T) {
 		pool.Append(&out, chunk)
 		want.Write(chunk)
 		// Write a random part of what is pending, as a partial write would.
-		n := rng.Intn(out.Len() + 1)
+		n := rng.Intn(len(out.Pending()) + 1)
 		got.Write(out.Pending()[:n])
 		pool.Consume(&out, n)
 	}
-	got.Write(out.Pending())
-	pool.Consume(&out, out.Len())
+	for out.Len() > 0 {
+		p := out.Pending()
+		got.Write(p)
+		pool.Consume(&out, len(p))
+	}
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("output reordered or corrupted: got %d bytes, want %d", got.Len(), want.Len())
 	}
@@ -49,7 +52,7 @@ func TestOutputReturnsMemoryToPool(t *testing.T) {
 	pool.Append(&out, big)
 	pool.Reset(&out)
 	if len(pool.free) != 1 {
-		t.Fatalf("pool holds %d buffers, want only the one ChunkSize buffer, not the grown one", len(pool.free))
+		t.Fatalf("pool holds %d buffers, want only the one ChunkSize buffer, not the big chunk", len(pool.free))
 	}
 }
 
@@ -89,5 +92,35 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("append+drain of a small reply allocates %.1f times, want 0", allocs)
+	}
+}
+
+// TestLargeQueueCostsWhatItHolds: queueing 64 MiB in 1 MiB appends holds
+// 64 MiB of chunks, not a doubled array.
+func TestLargeQueueCostsWhatItHolds(t *testing.T) {
+	var pool Pool
+	var out *Output
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		pool.Append(&out, chunk)
+	}
+	held := 0
+	for _, c := range out.chunks {
+		held += cap(c)
+	}
+	if out.Len() != 64<<20 || held != 64<<20 {
+		t.Fatalf("queued %d bytes in chunks of total capacity %d, want 64 MiB each", out.Len(), held)
+	}
+}
+
+// TestSmallAppendsShareChunks: many small appends fill pooled chunks.
+func TestSmallAppendsShareChunks(t *testing.T) {
+	var pool Pool
+	var out *Output
+	for i := 0; i < 1000; i++ {
+		pool.Append(&out, []byte("0123456789"))
+	}
+	if want := (10000 + ChunkSize - 1) / ChunkSize; len(out.chunks) != want {
+		t.Fatalf("10,000 bytes in 10-byte appends took %d chunks, want %d", len(out.chunks), want)
 	}
 }

@@ -312,9 +312,8 @@ func warm(proto, addr string, conns int, d time.Duration, closeEach bool) error 
 	return nil
 }
 
-// openIdle opens n connections, does one round trip on each so that the
-// server has accepted and served it, and returns them open.
-func openIdle(proto, addr string, n int) ([]*client, error) {
+// openIdle opens n connections that send nothing and returns them open.
+func openIdle(addr string, n int) ([]*client, error) {
 	const parallel = 64 // below the listen backlog, so no SYN is dropped
 	conns := make([]*client, n)
 	var next atomic.Int64
@@ -330,9 +329,6 @@ func openIdle(proto, addr string, n int) ([]*client, error) {
 					return
 				}
 				cl, err := dial(addr)
-				if err == nil {
-					err = cl.roundTrip(proto, addr, false)
-				}
 				if err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("idle connection %d: %v", i, err))
 					return

@@ -22,12 +22,16 @@ type session struct {
 }
 
 func (*httpServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	c.SetContext(&session{})
 	return nil, gnet.None
 }
 
 func (*httpServer) OnTraffic(c gnet.Conn) gnet.Action {
-	s := c.Context().(*session)
+	s, _ := c.Context().(*session)
+	if s == nil {
+		// Created on first data: an idle connection holds no state.
+		s = &session{}
+		c.SetContext(s)
+	}
 	data, _ := c.Peek(-1)
 	out, n, closeConn, err := plaintext.Serve(s.out[:0], data)
 	s.out = out

@@ -22,14 +22,18 @@ func main() {
 	cfg := srv.Parse()
 	events := evio.Events{NumLoops: cfg.Loops}
 	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
-		c.SetContext(&session{})
 		return nil, evio.Options{ReuseInputBuffer: true}, evio.None
 	}
 	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) {
 		if in == nil {
 			return nil, evio.None
 		}
-		s := c.Context().(*session)
+		s, _ := c.Context().(*session)
+		if s == nil {
+			// Created on first data: an idle connection holds no state.
+			s = &session{}
+			c.SetContext(s)
+		}
 		data := s.is.Begin(in)
 		out, n, closeConn, err := plaintext.Serve(s.out[:0], data)
 		s.out = out
