@@ -18,21 +18,12 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
 START=$SECONDS
 
-missing=()
-for tool in go curl wrk; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]} > 0)); then
-	if [[ ${CI:-} == true ]]; then
-		echo "http-clients: FAIL: CI lacks ${missing[*]}; install the Debian packages: apt-get install -y curl wrk" >&2
-	else
-		echo "http-clients: cannot run: ${missing[*]} not found; install with: apt-get install -y curl wrk" >&2
-	fi
-	exit 1
-fi
+name=http-clients
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+require_tools "curl wrk" curl wrk
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/http-clients.XXXXXX")
-server_pid=
 cleanup() {
 	if [[ -n $server_pid ]]; then
 		kill -KILL "$server_pid" 2>/dev/null
@@ -52,24 +43,6 @@ head -c 1000000 /dev/urandom >"$tmp/upload.bin"
 head -c $((4 * 1024 * 1024 + 1)) /dev/zero >"$tmp/too-large.bin"
 printf 'Hello, World!' >"$tmp/hello.txt"
 
-failures=0
-summary=()
-variant_failures=0
-
-fail() {
-	echo "    FAIL: $*" >&2
-	variant_failures=$((variant_failures + 1))
-}
-
-# expect_eq DESCRIPTION WANT GOT
-expect_eq() {
-	if [[ $2 == "$3" ]]; then
-		echo "    ok: $1"
-	else
-		fail "$1: want '$2', got '$3'"
-	fi
-}
-
 # expect_file_eq DESCRIPTION WANT_FILE GOT_FILE
 expect_file_eq() {
 	if cmp -s "$2" "$3"; then
@@ -88,56 +61,15 @@ expect_grep() {
 	fi
 }
 
-# start_server FLAGS...: starts the server on a free port and sets base.
-start_server() {
-	rm -f "$tmp/server.log"
-	"$tmp/http-server" -host 127.0.0.1 -port 0 -unixsocket "$tmp/http.sock" "$@" >"$tmp/server.log" 2>&1 &
-	server_pid=$!
-	local line=
-	for _ in $(seq 100); do
-		line=$(grep -m1 -E 'listening on tcp(-net)?://' "$tmp/server.log" 2>/dev/null)
-		[[ -n $line ]] && break
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ -z $line ]]; then
-		fail "server did not start: $(tr '\n' ' ' <"$tmp/server.log")"
-		stop_server
-		return 1
-	fi
-	local port
-	port=$(sed -E 's#.*listening on tcp(-net)?://[^ ]*:([0-9]+) .*#\2#' <<<"$line")
-	base="http://127.0.0.1:$port"
-	echo "  server pid $server_pid: $line"
+# start_http FLAGS...: starts the server on a free port and sets base.
+start_http() {
+	start_server "$tmp/http-server" -host 127.0.0.1 -port 0 -unixsocket "$tmp/http.sock" "$@" || return 1
+	base="http://127.0.0.1:$server_port"
 }
 
-# stop_server stops the server with SIGTERM and checks it exits cleanly
-# within 10 seconds; a server that does not is killed and fails the check.
-stop_server() {
-	[[ -z $server_pid ]] && return
-	kill -TERM "$server_pid" 2>/dev/null
-	local state deadline=$((SECONDS + 10))
-	while :; do
-		state=$(ps -o stat= -p "$server_pid" 2>/dev/null)
-		[[ -z $state || $state == Z* ]] && break
-		((SECONDS >= deadline)) && break
-		sleep 0.1
-	done
-	if [[ -n $state && $state != Z* ]]; then
-		fail "server still running 10s after SIGTERM; killed"
-		kill -KILL "$server_pid" 2>/dev/null
-	fi
-	local status=0
-	wait "$server_pid" 2>/dev/null || status=$?
-	server_pid=
-	if ((status != 0)); then
-		fail "server exited with status $status: $(tail -3 "$tmp/server.log" | tr '\n' ' ')"
-	fi
-	if [[ -e $tmp/http.sock ]]; then
-		fail "unix socket file left behind"
-		rm -f "$tmp/http.sock"
-	fi
-}
+# stop_http stops the server and checks it exits cleanly and removes its
+# socket file.
+stop_http() { stop_server "$tmp/http.sock"; }
 
 curl_checks() {
 	local c=(curl -sS --max-time 20)
@@ -217,10 +149,10 @@ for entry in "${variants[@]}"; do
 	variant_failures=0
 	rps=
 	echo "== $name (${flags[*]})"
-	if start_server "${flags[@]}"; then
+	if start_http "${flags[@]}"; then
 		curl_checks
 		wrk_check
-		stop_server
+		stop_http
 	fi
 	if ((variant_failures == 0)); then
 		summary+=("PASS  $name: curl checks ok; wrk pipelined x16, -c$WRK_CONNECTIONS, $WRK_DURATION: ${rps:-?} req/s")

@@ -12,8 +12,8 @@
 #   BENCH_REQUESTS=1000000 scripts/redis-clients.sh
 #
 # Needs the Debian package redis-tools (redis-cli, redis-benchmark). Where
-# it is missing the script fails; set REDIS_CLIENTS_ALLOW_MISSING=1 (not in
-# CI) to skip instead. Servers listen on 127.0.0.1 on a free port, read
+# it is missing the script fails; set ALLOW_MISSING_TOOLS=1 (not in CI)
+# to skip instead. Servers listen on 127.0.0.1 on a free port, read
 # from the line the server prints, and are stopped by PID.
 set -uo pipefail
 
@@ -23,25 +23,12 @@ BENCH_PIPELINE=${BENCH_PIPELINE:-16}
 BENCH_TESTS=ping_inline,ping_mbulk,set,get,incr,mset
 START=$SECONDS
 
-missing=()
-for tool in go redis-cli redis-benchmark; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]} > 0)); then
-	if [[ ${CI:-} == true ]]; then
-		echo "redis-clients: FAIL: CI lacks ${missing[*]}; install the Debian package: apt-get install -y redis-tools" >&2
-		exit 1
-	fi
-	echo "redis-clients: cannot run: ${missing[*]} not found; install with: apt-get install -y redis-tools" >&2
-	if [[ ${REDIS_CLIENTS_ALLOW_MISSING:-} == 1 ]]; then
-		echo "redis-clients: SKIPPED (REDIS_CLIENTS_ALLOW_MISSING=1)"
-		exit 0
-	fi
-	exit 1
-fi
+name=redis-clients
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+require_tools redis-tools redis-cli redis-benchmark
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/redis-clients.XXXXXX")
-server_pid=
 writer_pid=
 cleanup() {
 	for pid in $writer_pid $server_pid; do
@@ -59,73 +46,15 @@ if ! go build -o "$tmp/redis-server" ./examples/redis-server; then
 	exit 1
 fi
 
-failures=0
-summary=()
-variant_failures=0
-
-fail() {
-	echo "    FAIL: $*" >&2
-	variant_failures=$((variant_failures + 1))
+# start_redis FLAGS...: starts the server on a free port and sets port.
+start_redis() {
+	start_server "$tmp/redis-server" -bind 127.0.0.1 -port 0 -unixsocket "$tmp/redis.sock" "$@" || return 1
+	port=$server_port
 }
 
-# expect_eq DESCRIPTION WANT GOT
-expect_eq() {
-	if [[ $2 == "$3" ]]; then
-		echo "    ok: $1"
-	else
-		fail "$1: want '$2', got '$3'"
-	fi
-}
-
-# start_server FLAGS...: starts the server on a free port and sets port.
-start_server() {
-	rm -f "$tmp/server.log"
-	"$tmp/redis-server" -bind 127.0.0.1 -port 0 -unixsocket "$tmp/redis.sock" "$@" >"$tmp/server.log" 2>&1 &
-	server_pid=$!
-	local line=
-	for _ in $(seq 100); do
-		line=$(grep -m1 -E 'listening on tcp://' "$tmp/server.log" 2>/dev/null)
-		[[ -n $line ]] && break
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ -z $line ]]; then
-		fail "server did not start: $(tr '\n' ' ' <"$tmp/server.log")"
-		kill -KILL "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
-	port=$(sed -E 's#.*listening on tcp://[^ ]*:([0-9]+) .*#\1#' <<<"$line")
-	echo "  server pid $server_pid: $line"
-}
-
-# stop_server stops the server with SIGTERM and checks it exits cleanly
-# within 10 seconds and removes its socket file.
-stop_server() {
-	[[ -z $server_pid ]] && return
-	kill -TERM "$server_pid" 2>/dev/null
-	local state
-	for _ in $(seq 100); do
-		state=$(ps -o stat= -p "$server_pid" 2>/dev/null)
-		[[ -z $state || $state == Z* ]] && break
-		sleep 0.1
-	done
-	if [[ -n $state && $state != Z* ]]; then
-		fail "server still running 10s after SIGTERM; killed"
-		kill -KILL "$server_pid" 2>/dev/null
-	fi
-	local status=0
-	wait "$server_pid" 2>/dev/null || status=$?
-	server_pid=
-	if ((status != 0)); then
-		fail "server exited with status $status: $(tail -3 "$tmp/server.log" | tr '\n' ' ')"
-	fi
-	if [[ -e $tmp/redis.sock ]]; then
-		fail "unix socket file left behind"
-		rm -f "$tmp/redis.sock"
-	fi
-}
+# stop_redis stops the server and checks it exits cleanly and removes its
+# socket file.
+stop_redis() { stop_server "$tmp/redis.sock"; }
 
 # kill_server kills the server with SIGKILL, as a crash would.
 kill_server() {
@@ -201,12 +130,12 @@ for entry in "${variants[@]}"; do
 	variant_failures=0
 	bench_line=
 	echo "== $name (${flags[*]})"
-	if start_server "${flags[@]}"; then
+	if start_redis "${flags[@]}"; then
 		benchmark "over TCP" -h 127.0.0.1 -p "$port"
 		tcp_line=$bench_line
 		cli FLUSHALL >/dev/null
 		cli_checks
-		stop_server
+		stop_redis
 	fi
 	if ((variant_failures == 0)); then
 		summary+=("PASS  $name: redis-cli checks ok; redis-benchmark -P $BENCH_PIPELINE req/s: $tcp_line")
@@ -219,9 +148,9 @@ done
 # The unix socket under load, once.
 variant_failures=0
 echo "== unix socket, 2 loops"
-if start_server -loops 2; then
+if start_redis -loops 2; then
 	benchmark "over the unix socket" -s "$tmp/redis.sock"
-	stop_server
+	stop_redis
 fi
 if ((variant_failures == 0)); then
 	summary+=("PASS  unix socket: redis-benchmark -P $BENCH_PIPELINE req/s: $bench_line")
@@ -248,7 +177,7 @@ variant_failures=0
 echo "== append-only file, appendfsync always, kill -9"
 aof=$tmp/appendonly.aof
 acked=0
-if start_server -loops 2 -aof "$aof" -appendfsync always; then
+if start_redis -loops 2 -aof "$aof" -appendfsync always; then
 	aof_writer "$port" "$tmp/progress" &
 	writer_pid=$!
 	for _ in $(seq 200); do
@@ -266,7 +195,7 @@ if start_server -loops 2 -aof "$aof" -appendfsync always; then
 	if ((acked < 100)); then
 		fail "only $acked SETs acknowledged before the kill"
 	fi
-	if start_server -loops 1 -aof "$aof" -appendfsync always; then
+	if start_redis -loops 1 -aof "$aof" -appendfsync always; then
 		seq -f 'value:%.0f' 1 "$acked" >"$tmp/want.txt"
 		# MGET in batches, so no command line grows too long.
 		: >"$tmp/got.txt"
@@ -286,7 +215,7 @@ if start_server -loops 2 -aof "$aof" -appendfsync always; then
 		else
 			echo "    ok: DBSIZE $keys_now after replay"
 		fi
-		stop_server
+		stop_redis
 	fi
 fi
 if ((variant_failures == 0)); then

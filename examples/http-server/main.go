@@ -67,12 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	cfg := config{}
 	fs.StringVar(&cfg.host, "host", "", "interface to listen on (empty: all)")
-	fs.IntVar(&cfg.port, "port", 8080, "TCP port to listen on (0 picks a free one)")
-	fs.IntVar(&cfg.loops, "loops", 0, "event loops: 0 or 1 for one, -1 for one per CPU")
-	balance := fs.String("balance", "random", "load balancing: random, round-robin or least-connections")
-	fs.BoolVar(&cfg.reusePort, "reuseport", false, "set SO_REUSEPORT so several processes can share the port")
-	fs.BoolVar(&cfg.stdlib, "stdlib", false, "run on the portable engine built on package net")
-	fs.StringVar(&cfg.unixSocket, "unixsocket", "", "also listen on this unix socket path")
+	cfg.Register(fs, 8080)
 	fs.Int64Var(&cfg.maxBody, "maxbody", defaultMaxBody, "largest request body accepted, in bytes")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -82,12 +77,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintln(stderr, err)
 		return cfg, err
 	}
-	lb, err := parseBalance(*balance)
-	if err != nil {
+	if err := cfg.Check(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return cfg, err
 	}
-	cfg.balance = lb
 	if cfg.maxBody < 0 {
 		err := fmt.Errorf("-maxbody %d: must not be negative", cfg.maxBody)
 		fmt.Fprintln(stderr, err)
@@ -111,7 +104,7 @@ func run(cfg config, stdout io.Writer, stop <-chan struct{}) error {
 	}()
 	return srv.serve(func(s evio.Server) {
 		for _, a := range s.Addrs {
-			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d)\n", listenURL(a, cfg.stdlib), s.NumLoops)
+			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d)\n", listenURL(a, cfg.Stdlib), s.NumLoops)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"flag"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{port: 8080, balance: evio.Random, maxBody: 4 << 20}
+	want := config{Listen: listenflags.Listen{Port: 8080, Balance: evio.Random}, maxBody: 4 << 20}
 	if cfg != want {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
@@ -30,7 +31,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = config{host: "::1", loops: 2, balance: evio.LeastConnections, reusePort: true, stdlib: true, unixSocket: "/tmp/x.sock", maxBody: 100}
+	want = config{host: "::1", Listen: listenflags.Listen{Loops: 2, Balance: evio.LeastConnections, ReusePort: true, Stdlib: true, UnixSocket: "/tmp/x.sock"}, maxBody: 100}
 	if cfg != want {
 		t.Fatalf("flags %+v, want %+v", cfg, want)
 	}
@@ -51,7 +52,7 @@ func TestParseFlags(t *testing.T) {
 // server from what it prints, as scripts/http-clients.sh does.
 func TestRunPrintsAddresses(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "run.sock")
-	cfg := config{host: "127.0.0.1", loops: 2, maxBody: defaultMaxBody, unixSocket: sock}
+	cfg := config{host: "127.0.0.1", Listen: listenflags.Listen{Loops: 2, UnixSocket: sock}, maxBody: defaultMaxBody}
 	pr, pw := io.Pipe()
 	stop := make(chan struct{})
 	done := make(chan error, 1)

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"net"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 )
 
 // defaultMaxBody is the default -maxbody: the largest request body accepted.
@@ -20,33 +19,14 @@ const tickInterval = 100 * time.Millisecond
 
 // config is what the flags set.
 type config struct {
-	host       string // interface to listen on; "" for all
-	port       int    // 0 picks a free port
-	loops      int    // evio.Events.NumLoops
-	balance    evio.LoadBalance
-	reusePort  bool   // SO_REUSEPORT on the TCP listener
-	stdlib     bool   // the portable engine (the -net schemes)
-	unixSocket string // also listen on this unix socket path when set
-	maxBody    int64  // largest request body accepted, in bytes
+	host string // interface to listen on; "" for all
+	listenflags.Listen
+	maxBody int64 // largest request body accepted, in bytes
 }
 
 // addresses are the evio addresses of the listeners: TCP first, then the
 // unix socket if any.
-func (c config) addresses() []string {
-	suffix := ""
-	if c.stdlib {
-		suffix = "-net"
-	}
-	host := c.host
-	if strings.IndexByte(host, ':') >= 0 {
-		host = "[" + host + "]" // an IPv6 literal
-	}
-	addrs := []string{fmt.Sprintf("tcp%s://%s:%d?reuseport=%t", suffix, host, c.port, c.reusePort)}
-	if c.unixSocket != "" {
-		addrs = append(addrs, fmt.Sprintf("unix%s://%s", suffix, c.unixSocket))
-	}
-	return addrs
-}
+func (c config) addresses() []string { return c.Addrs("tcp", c.host) }
 
 // server is one HTTP server on evio. serve runs it and stop ends it, from
 // any goroutine.
@@ -75,8 +55,8 @@ func newServer(cfg config) *server {
 // chosen) before any connection is accepted.
 func (s *server) serve(serving func(evio.Server)) error {
 	events := evio.Events{
-		NumLoops:    s.cfg.loops,
-		LoadBalance: s.cfg.balance,
+		NumLoops:    s.cfg.Loops,
+		LoadBalance: s.cfg.Balance,
 		Serving: func(srv evio.Server) evio.Action {
 			if serving != nil {
 				serving(srv)
@@ -126,17 +106,4 @@ func listenURL(addr net.Addr, stdlib bool) string {
 		scheme += "-net"
 	}
 	return scheme + "://" + addr.String()
-}
-
-// parseBalance maps the -balance names to evio's load balancing methods.
-func parseBalance(name string) (evio.LoadBalance, error) {
-	switch strings.ToLower(name) {
-	case "random":
-		return evio.Random, nil
-	case "round-robin", "roundrobin":
-		return evio.RoundRobin, nil
-	case "least-connections", "leastconnections":
-		return evio.LeastConnections, nil
-	}
-	return 0, fmt.Errorf("unknown -balance %q: want random, round-robin or least-connections", name)
 }

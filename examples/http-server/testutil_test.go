@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 	"io"
 	"net"
 	"net/http"
@@ -69,9 +70,9 @@ type testServer struct {
 // first. Cleanup stops it and checks that it stopped.
 func startServer(t testing.TB, v variant, tweak func(*config)) *testServer {
 	t.Helper()
-	cfg := config{host: "127.0.0.1", loops: v.loops, balance: evio.RoundRobin, stdlib: v.stdlib, maxBody: defaultMaxBody}
+	cfg := config{host: "127.0.0.1", Listen: listenflags.Listen{Loops: v.loops, Balance: evio.RoundRobin, Stdlib: v.stdlib}, maxBody: defaultMaxBody}
 	if v.unix {
-		cfg.unixSocket = filepath.Join(t.TempDir(), "http.sock")
+		cfg.UnixSocket = filepath.Join(t.TempDir(), "http.sock")
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -102,7 +103,7 @@ func startServer(t testing.TB, v variant, tweak func(*config)) *testServer {
 	})
 	ts := &testServer{network: "tcp", address: addrs[0].String(), tcpAddr: addrs[0]}
 	if v.unix {
-		ts.network, ts.address = "unix", cfg.unixSocket
+		ts.network, ts.address = "unix", cfg.UnixSocket
 	}
 	ts.transport = &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestAOFReplay(t *testing.T) {
 		policy := policy
 		t.Run(policy.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "appendonly.aof")
-			cfg := config{loops: 2, aofPath: path, appendFsync: policy}
+			cfg := config{Listen: listenflags.Listen{Loops: 2}, aofPath: path, appendFsync: policy}
 			ts := startServer(t, cfg)
 			rc := dialRaw(t, "tcp", ts.tcpAddr)
 			writes := []string{
@@ -161,7 +162,7 @@ func TestAOFBadFile(t *testing.T) {
 // key in the order they happened.
 func TestAOFConcurrentLoops(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "appendonly.aof")
-	cfg := config{loops: 2, aofPath: path, appendFsync: fsyncAlways}
+	cfg := config{Listen: listenflags.Listen{Loops: 2}, aofPath: path, appendFsync: fsyncAlways}
 	ts := startServer(t, cfg)
 	rdb := newClient(t, "tcp", ts.tcpAddr)
 	ctx := testContext(t)

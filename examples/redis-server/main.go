@@ -23,8 +23,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/evio-go/evio"
 )
 
 func main() {
@@ -66,12 +64,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.SetOutput(output)
 	var cfg config
 	fs.StringVar(&cfg.bind, "bind", "", "address to listen on (empty: every interface)")
-	fs.IntVar(&cfg.port, "port", 6380, "TCP port to listen on (0 picks a free one)")
-	fs.IntVar(&cfg.loops, "loops", 0, "event loops: 0 or 1 for one, -1 for one per CPU")
-	balance := fs.String("balance", "random", "load balancing over loops: random, round-robin or least-connections")
-	fs.BoolVar(&cfg.reusePort, "reuseport", false, "set SO_REUSEPORT so several processes can share the port")
-	fs.BoolVar(&cfg.stdlib, "stdlib", false, "run on evio's portable engine built on package net")
-	fs.StringVar(&cfg.unixSocket, "unixsocket", "", "also listen on this unix socket path")
+	cfg.Register(fs, 6380)
 	fs.StringVar(&cfg.aofPath, "aof", "", "append-only file: log every write there and replay it at start")
 	fsync := fs.String("appendfsync", "everysec", "when to sync the append-only file: always, everysec or no")
 	if err := fs.Parse(args); err != nil {
@@ -80,27 +73,12 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	var err error
-	if cfg.balance, err = parseBalance(*balance); err != nil {
+	if err := cfg.Check(); err != nil {
 		return cfg, err
 	}
+	var err error
 	if cfg.appendFsync, err = parseFsyncPolicy(*fsync); err != nil {
 		return cfg, err
 	}
-	if cfg.port < 0 || cfg.port > 65535 {
-		return cfg, fmt.Errorf("-port %d is out of range", cfg.port)
-	}
 	return cfg, nil
-}
-
-func parseBalance(name string) (evio.LoadBalance, error) {
-	switch strings.ToLower(name) {
-	case "random":
-		return evio.Random, nil
-	case "round-robin", "roundrobin":
-		return evio.RoundRobin, nil
-	case "least-connections", "leastconnections":
-		return evio.LeastConnections, nil
-	}
-	return 0, fmt.Errorf("unknown -balance %q: want random, round-robin or least-connections", name)
 }

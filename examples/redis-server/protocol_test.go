@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // bulk and two billion arguments but deliver little: the server's memory
 // must grow with what arrives, not with what is declared.
 func TestDeclaredLengthsAllocateNothing(t *testing.T) {
-	ts := startServer(t, config{loops: 1})
+	ts := startServer(t, config{Listen: listenflags.Listen{Loops: 1}})
 	requests := []string{
 		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n" + strings.Repeat("x", 1000),
 		"*2147483647\r\n" + strings.Repeat("$1\r\na\r\n", 1000),
@@ -41,7 +42,7 @@ func TestDeclaredLengthsAllocateNothing(t *testing.T) {
 // TestLargeValues sends values larger than one read, which the server must
 // assemble across Data events, over TCP and the unix socket.
 func TestLargeValues(t *testing.T) {
-	ts := startServer(t, config{loops: 2})
+	ts := startServer(t, config{Listen: listenflags.Listen{Loops: 2}})
 	for _, network := range []string{"tcp", "unix"} {
 		addr := ts.tcpAddr
 		if network == "unix" {
@@ -169,7 +170,7 @@ func TestServerCommands(t *testing.T) {
 
 // TestShutdownCommand checks that SHUTDOWN stops the server.
 func TestShutdownCommand(t *testing.T) {
-	ts := startServer(t, config{loops: 2})
+	ts := startServer(t, config{Listen: listenflags.Listen{Loops: 2}})
 	rc := dialRaw(t, "tcp", ts.tcpAddr)
 	rc.send(cmd("SHUTDOWN", "NOSAVE"))
 	rc.mustClose()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -11,17 +10,13 @@ import (
 	"time"
 
 	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 )
 
 // config is what the command line sets.
 type config struct {
-	bind       string // address to listen on; "" for every interface
-	port       int    // 0 picks a free port
-	loops      int
-	balance    evio.LoadBalance
-	reusePort  bool
-	stdlib     bool   // the portable engine (-net schemes)
-	unixSocket string // also listen on this socket file, when set
+	bind string // address to listen on; "" for every interface
+	listenflags.Listen
 
 	aofPath     string // the append-only file, or "" for none
 	appendFsync fsyncPolicy
@@ -37,17 +32,7 @@ type config struct {
 }
 
 // listenAddrs are the evio addresses of the configuration.
-func (cfg config) listenAddrs() []string {
-	suffix := ""
-	if cfg.stdlib {
-		suffix = "-net"
-	}
-	addrs := []string{fmt.Sprintf("tcp%s://%s?reuseport=%t", suffix, net.JoinHostPort(cfg.bind, strconv.Itoa(cfg.port)), cfg.reusePort)}
-	if cfg.unixSocket != "" {
-		addrs = append(addrs, "unix"+suffix+"://"+cfg.unixSocket)
-	}
-	return addrs
-}
+func (cfg config) listenAddrs() []string { return cfg.Addrs("tcp", cfg.bind) }
 
 // server is the Redis server: the keyspace, the append-only file and the
 // evio events that serve them.
@@ -103,8 +88,8 @@ func newServer(cfg config) (*server, error) {
 // actually bound. The append-only file is flushed and closed on return.
 func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	events := evio.Events{
-		NumLoops:    s.cfg.loops,
-		LoadBalance: s.cfg.balance,
+		NumLoops:    s.cfg.Loops,
+		LoadBalance: s.cfg.Balance,
 		Serving: func(srv evio.Server) evio.Action {
 			s.numLoops = srv.NumLoops
 			if a, ok := srv.Addrs[0].(*net.TCPAddr); ok {
@@ -278,6 +263,6 @@ func (s *server) configParams() []configParam {
 		{"save", ""},
 		{"tcp-keepalive", "300"},
 		{"timeout", "0"},
-		{"unixsocket", s.cfg.unixSocket},
+		{"unixsocket", s.cfg.UnixSocket},
 	}
 }

@@ -68,9 +68,9 @@ type testServer struct {
 func startServer(t testing.TB, cfg config) *testServer {
 	t.Helper()
 	cfg.bind = "127.0.0.1"
-	cfg.port = 0
-	if cfg.unixSocket == "" {
-		cfg.unixSocket = filepath.Join(t.TempDir(), "redis.sock")
+	cfg.Port = 0
+	if cfg.UnixSocket == "" {
+		cfg.UnixSocket = filepath.Join(t.TempDir(), "redis.sock")
 	}
 	if cfg.logf == nil {
 		cfg.logf = t.Logf
@@ -79,7 +79,7 @@ func startServer(t testing.TB, cfg config) *testServer {
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
-	ts := &testServer{srv: srv, unix: cfg.unixSocket, done: make(chan error, 1)}
+	ts := &testServer{srv: srv, unix: cfg.UnixSocket, done: make(chan error, 1)}
 	ready := make(chan string, 1)
 	go func() {
 		ts.done <- srv.serve(func(addrs []net.Addr, loops int) {
@@ -122,9 +122,9 @@ func (ts *testServer) stop(t testing.TB) {
 // startSetup starts a server for a setup and returns the network and
 // address its clients use.
 func startSetup(t testing.TB, s setup, cfg config) (ts *testServer, network, addr string) {
-	cfg.loops = s.loops
-	cfg.stdlib = s.stdlib
-	cfg.balance = evio.RoundRobin
+	cfg.Loops = s.loops
+	cfg.Stdlib = s.stdlib
+	cfg.Balance = evio.RoundRobin
 	ts = startServer(t, cfg)
 	if s.unix {
 		return ts, "unix", ts.unix
