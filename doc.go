@@ -47,13 +47,21 @@
 // (then it is valid only during the call), and out is copied before the
 // event returns control, so its memory may be reused at once.
 //
-// # Errors
+// # Errors and limits
 //
 // Serve returns an error when an address cannot be listened on, or when the
 // server fails as a whole (the poller itself failing). A failing connection
 // is not a server failure: it is closed, Closed reports the socket error,
 // and the other connections carry on. Running out of file descriptors
-// pauses accepting with a back-off; open connections keep being served.
+// pauses accepting with a back-off; open connections keep being served. A
+// panic in an event is recovered into a *PanicError (see Events.NoRecover).
+//
+// Output is bounded: per connection by Options.MaxOutput (the connection
+// stops being read from at the bound, and is closed with ErrOutputLimit if
+// events push more), and across the server by Events.MaxTotalOutput. A
+// connection closed while its peer is still sending lingers half-closed
+// until the peer has its output, instead of being reset. The repository's
+// docs/GUARANTEES.md lists every promise with the test that proves it.
 //
 // # Engines
 //
