@@ -304,17 +304,14 @@ func (l *loop) closeConn(c *conn, err error) {
 	}
 }
 
-// closeGracefully closes c after its output has been written. If the peer
-// is still sending, closing now would make the kernel answer with a reset,
-// which can destroy output the peer has not read yet; so c only stops
-// sending and lingers, its input discarded, until the peer closes too or
-// lingerTimeout passes. Closed fires now either way.
+// closeGracefully closes c after its output has been written. While the
+// connection is unsettled (input unread, or output the peer has not yet
+// acknowledged), closing could make the kernel reset it and destroy output
+// the peer has not received; so c only stops sending (FIN) and lingers, its
+// input discarded, until it settles, the peer closes too, or lingerTimeout
+// passes. Closed fires now either way.
 func (l *loop) closeGracefully(c *conn) {
-	if c.eof || c.closed {
-		l.closeConn(c, nil)
-		return
-	}
-	if unread, err := socket.Unread(c.fd); err != nil || unread == 0 {
+	if c.eof || c.closed || !socket.Unsettled(c.fd) {
 		l.closeConn(c, nil)
 		return
 	}

@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -115,6 +116,10 @@ func (c *stdConn) readLoop() {
 			}
 		}
 		if err != nil {
+			if c.linger.Load() {
+				c.discardUntilEnd(buf) // closed while reading: linger here
+				return
+			}
 			c.loop.push(stdEvent{kind: evReadEnd, c: c, err: err})
 			return
 		}
@@ -122,14 +127,21 @@ func (c *stdConn) readLoop() {
 }
 
 // discardUntilEnd runs on the reader once the loop has let go of the
-// connection: a lingering connection is read until the peer finishes or the
-// linger deadline passes.
+// connection: a lingering connection is read until the peer finishes, the
+// connection settles (checked every lingerRecheck) or the linger deadline
+// passes.
 func (c *stdConn) discardUntilEnd(buf []byte) {
 	if !c.linger.Load() {
 		return
 	}
-	for {
-		if _, err := c.nc.Read(buf); err != nil {
+	for deadline := time.Now().Add(lingerTimeout); time.Now().Before(deadline); {
+		c.nc.SetReadDeadline(time.Now().Add(lingerRecheck))
+		_, err := c.nc.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || !unsettled(c.nc) {
 			return
 		}
 	}
@@ -481,11 +493,13 @@ func (l *stdLoop) fireClosed(c *stdConn, err error) {
 func (l *stdLoop) closeGracefully(c *stdConn) {
 	type closeWriter interface{ CloseWrite() error }
 	cw, ok := c.nc.(closeWriter)
-	if c.eof || c.readerDone || !ok || !hasUnread(c.nc) || cw.CloseWrite() != nil {
+	if c.eof || c.readerDone || !ok || !unsettled(c.nc) || cw.CloseWrite() != nil {
 		l.closeConn(c, nil)
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	// Interrupt a read in progress soon, so that the reader starts checking
+	// whether the connection has settled (discardUntilEnd).
+	c.nc.SetReadDeadline(time.Now().Add(lingerRecheck))
 	c.linger.Store(true) // before forget closes done
 	if c.readerGone.Load() {
 		c.nc.Close() // the reader ended before it could see linger
@@ -510,9 +524,9 @@ func (l *stdLoop) detach(c *stdConn) {
 	}
 }
 
-// hasUnread reports whether the peer has sent bytes not read yet; when the
-// system cannot tell, it assumes so.
-func hasUnread(nc net.Conn) bool {
+// unsettled is socket.Unsettled for a net.Conn; when the system cannot
+// tell, it assumes so.
+func unsettled(nc net.Conn) bool {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return true
@@ -521,8 +535,7 @@ func hasUnread(nc net.Conn) bool {
 	if err != nil {
 		return true
 	}
-	n, err := socket.UnreadRaw(raw)
-	return err != nil || n > 0
+	return socket.UnsettledRaw(raw)
 }
 
 // replayConn is a detached connection that first returns the bytes its

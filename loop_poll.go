@@ -28,6 +28,7 @@ type loop struct {
 	pool      buffer.Pool
 	dirty     []*conn // connections with output or an action to settle this iteration
 	queued    int     // bytes queued on this loop's connections
+	published int     // queued as last stored in the server's outputBudget
 
 	// inbox takes connections handed over by an accepting loop and
 	// connections whose Wake was called; any goroutine pushes.
@@ -162,7 +163,9 @@ func (l *loop) timeout() time.Duration {
 		}
 	}
 	if len(l.lingering) > 0 {
-		earliest(l.lingering[0].until)
+		// Lingering connections are checked again soon: most settle as
+		// soon as the peer acknowledges the last output.
+		earliest(time.Now().Add(lingerRecheck))
 	}
 	if l.stopping {
 		earliest(l.stopDeadline)
@@ -203,13 +206,13 @@ func (l *loop) runTimers() {
 	}
 }
 
-// expireLingering closes lingering connections whose time is up, and drops
-// the entries of those that ended on their own.
+// expireLingering closes lingering connections that have settled or whose
+// time is up, and drops the entries of those that ended on their own.
 func (l *loop) expireLingering() {
 	now := time.Now()
 	kept := l.lingering[:0]
 	for _, e := range l.lingering {
-		if e.c.lingering && !now.Before(e.until) {
+		if e.c.lingering && (!now.Before(e.until) || !socket.Unsettled(e.c.fd)) {
 			l.endLinger(e.c)
 		}
 		if e.c.lingering {
@@ -325,7 +328,11 @@ func (l *loop) flush() {
 		l.settle(c)
 	}
 	l.dirty = l.dirty[:0]
-	l.server.budget.queued[l.index].Store(int64(l.queued))
+	if l.queued != l.published {
+		// Most flushes drain everything: skip the atomic store then.
+		l.published = l.queued
+		l.server.budget.queued[l.index].Store(int64(l.queued))
+	}
 }
 
 // dropOutput discards the output queued this iteration, after PreWrite

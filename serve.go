@@ -25,10 +25,15 @@ const (
 	sharedOutputFloor = 64 << 10
 )
 
-// lingerTimeout bounds how long a closed connection whose peer is still
-// sending is kept half-open, its input discarded, so that closing it does
-// not reset it and destroy the output it has not received yet.
-const lingerTimeout = 2 * time.Second
+// lingerTimeout bounds how long a closed connection is kept half-open, its
+// input discarded, while it is unsettled (see closeGracefully): closing it
+// then could reset it and destroy output the peer has not received yet.
+// lingerRecheck is how often a lingering connection is checked for having
+// settled.
+const (
+	lingerTimeout = 2 * time.Second
+	lingerRecheck = 2 * time.Millisecond
+)
 
 // outputBudget is the server-wide bound on queued output. Each loop
 // publishes its own total once per iteration; any goroutine may read.

@@ -37,13 +37,6 @@ func AddrOf(sa unix.Sockaddr) Addr {
 // IsValid reports whether a holds an address.
 func (a Addr) IsValid() bool { return a.valid }
 
-// WithIP returns a with its IP taken from b: a connection's local address
-// is its listener's port with the IP the peer reached.
-func (a Addr) WithIP(b Addr) Addr {
-	a.ip, a.scope = b.ip, b.scope
-	return a
-}
-
 // AddrPort converts a; IPv4-mapped addresses, which a dual-stack socket
 // reports for IPv4 peers, come back as plain IPv4.
 func (a Addr) AddrPort() netip.AddrPort {

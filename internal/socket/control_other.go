@@ -14,7 +14,5 @@ func ControlReusePort(network, address string, c syscall.RawConn) error {
 	return errors.New("reuseport is not available on this system")
 }
 
-// UnreadRaw reports that the unread byte count is not known here.
-func UnreadRaw(c syscall.RawConn) (int, error) {
-	return 0, errors.New("unread byte count is not available on this system")
-}
+// UnsettledRaw cannot tell here, so it says unsettled: the caller lingers.
+func UnsettledRaw(c syscall.RawConn) bool { return true }

@@ -22,12 +22,12 @@ func ControlReusePort(network, address string, c syscall.RawConn) error {
 	return os.NewSyscallError("setsockopt", opErr)
 }
 
-// UnreadRaw is Unread for a socket of package net.
-func UnreadRaw(c syscall.RawConn) (int, error) {
-	var n int
-	var opErr error
-	if err := c.Control(func(fd uintptr) { n, opErr = Unread(int(fd)) }); err != nil {
-		return 0, err
+// UnsettledRaw is Unsettled for a socket of package net; an error reads as
+// unsettled, so that the caller lingers when it cannot tell.
+func UnsettledRaw(c syscall.RawConn) bool {
+	unsettled := true
+	if err := c.Control(func(fd uintptr) { unsettled = Unsettled(int(fd)) }); err != nil {
+		return true
 	}
-	return n, opErr
+	return unsettled
 }

@@ -195,16 +195,6 @@ func bindSocket(family, typ int, sa unix.Sockaddr, reusePort, dualStack bool) (i
 	return fd, nil
 }
 
-// SetNoDelay turns Nagle's algorithm off on a TCP socket.
-func SetNoDelay(fd int) error {
-	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1))
-}
-
-// SetBlocking makes fd blocking again, for handing it to code that expects it.
-func SetBlocking(fd int) error {
-	return os.NewSyscallError("fcntl", unix.SetNonblock(fd, false))
-}
-
 var backlog struct {
 	once sync.Once
 	n    int

@@ -10,7 +10,10 @@ func readSomaxconn() int { return unix.SOMAXCONN }
 // macOS; x/sys/unix does not name it.
 const fionread = 0x4004667f
 
-// Unread is the number of received bytes not yet read from fd.
-func Unread(fd int) (int, error) {
-	return unix.IoctlGetInt(fd, fionread)
+// Unsettled reports whether closing fd now could reset the connection
+// and destroy data in flight. Here only unread input is known: the BSDs
+// name the unacknowledged output count differently, or not at all.
+func Unsettled(fd int) bool {
+	n, err := unix.IoctlGetInt(fd, fionread)
+	return err == nil && n > 0
 }

@@ -44,7 +44,15 @@ func SetKeepAlive(fd int, d time.Duration) error {
 	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs))
 }
 
-// Unread is the number of received bytes not yet read from fd.
-func Unread(fd int) (int, error) {
-	return unix.IoctlGetInt(fd, unix.TIOCINQ)
+// Unsettled reports whether closing fd now could reset the connection
+// and destroy data in flight: the peer has sent bytes not yet read (a close
+// then answers with a reset), or bytes written are not yet acknowledged by
+// the peer (a reset provoked by anything the peer sends later would drop
+// them). An error reads as settled.
+func Unsettled(fd int) bool {
+	if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && n > 0 {
+		return true
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCOUTQ)
+	return err == nil && n > 0
 }
