@@ -1,6 +1,12 @@
 package evio
 
-import "net"
+import (
+	"net"
+	"sync/atomic"
+
+	"github.com/evio-go/evio/internal/buffer"
+	"github.com/evio-go/evio/internal/socket"
+)
 
 // Conn is a connection of a server, or for UDP the sender of one datagram.
 //
@@ -28,7 +34,148 @@ type Conn interface {
 	// from there. It never blocks; wakes that arrive before the event runs
 	// are coalesced into one event; it is ignored once the connection has
 	// closed or an event has returned Close or Detach for it; and it never
-	// drops output already queued nor cancels an action already requested. For a UDP Conn, the out of that Data event
-	// is sent to the datagram's sender.
+	// drops output already queued nor cancels an action already requested.
+	// For a UDP Conn, the out of that Data event is sent to the datagram's
+	// sender.
 	Wake()
+}
+
+// conn is a connection of any engine, or the sender of one datagram: the
+// state the connection core (core.go) keeps. Fields are owned by the
+// loop's goroutine unless marked otherwise. The struct is 128 bytes: an
+// idle server's memory is mostly these, so what only some connections need
+// lives in ext.
+type conn struct {
+	loop   *loop   // immutable
+	origin *origin // immutable: the listener that accepted it
+	ctx    interface{}
+	out    *buffer.Output // output not yet taken by the transport; nil while empty
+	ext    *connExt       // nil unless the connection needs more than the defaults
+
+	// addrCache holds the addresses as net.Addr values once asked for
+	// (any goroutine; racing callers may both convert, either result is
+	// correct). The portable engine fills it when it opens the connection.
+	addrCache atomic.Pointer[connAddrs]
+	// Addresses as accept gave them (immutable): remote, and local when
+	// the listener's address names no IP. Unused by the portable engine's
+	// stream connections.
+	remote socket.Addr
+	local  socket.Addr
+
+	fd    int32  // poll engine: the socket (a datagram's: the listener's); -1 elsewhere
+	slot  int32  // position in loop.conns while registered; -1 otherwise
+	gen   uint32 // the loop's registration count when it was registered: tells stale poller events apart
+	timer int32  // position in loop.timers + 1; 0 when not scheduled
+
+	// woken is set by the Wake that posts the connection to its loop and
+	// cleared when the loop runs Data(c, nil): any goroutine.
+	woken atomic.Bool
+
+	action pendingAction // what runs once the output is written
+	armed  interest      // what the transport watches now
+	flags  connFlags
+}
+
+// connExt is what only some connections need: options other than the
+// defaults, and the portable engine's goroutines.
+type connExt struct {
+	maxOutput int        // Options.MaxOutput; 0 for the default
+	stream    *stdStream // the portable engine's reader and writer
+}
+
+// pendingAction is a Close or Detach that waits for the output to be
+// written.
+type pendingAction uint8
+
+const (
+	pendingNone pendingAction = iota
+	pendingClose
+	pendingDetach
+)
+
+type connFlags uint16
+
+const (
+	flagReuseInput connFlags = 1 << iota // Options.ReuseInputBuffer
+	flagDatagram                         // the sender of a UDP datagram: no socket of its own
+	flagEOF                              // the peer has finished sending
+	flagDirty                            // in loop.dirty
+	flagEnded                            // Closed or Detached has fired: gone for the events, whatever the socket does
+	flagLingering                        // ended, but the socket stays open until the peer finishes (see closeGracefully)
+	flagHeld                             // not read from because of the server-wide output total; in loop.held
+)
+
+func (c *conn) ended() bool { return c.flags&flagEnded != 0 }
+
+// maxOutput is the connection's bound on queued output.
+func (c *conn) maxOutput() int {
+	if c.ext != nil && c.ext.maxOutput > 0 {
+		return c.ext.maxOutput
+	}
+	return defaultMaxOutput
+}
+
+// origin is where a connection came from: for now always a listener
+// (Serve's addresses); it carries what a connection reports about itself
+// apart from its peer. Immutable once the loops run.
+type origin struct {
+	index    int      // Conn.AddrIndex: position in Serve's addresses
+	addr     net.Addr // the bound address, as Server.Addrs reports it
+	family   int      // poll engine: the socket's address family
+	fd       int      // poll engine: the listening or UDP socket
+	unix     bool     // a unix socket: no keepalive, no IP addresses
+	wildcard bool     // bound to an unspecified IP: each connection's local address is asked for
+	datagram bool     // UDP
+
+	packet net.PacketConn // portable engine: the UDP socket
+}
+
+// connAddrs caches a connection's addresses as net.Addr values.
+type connAddrs struct {
+	local, remote net.Addr
+}
+
+func (c *conn) Context() interface{}       { return c.ctx }
+func (c *conn) SetContext(ctx interface{}) { c.ctx = ctx }
+func (c *conn) AddrIndex() int             { return c.origin.index }
+func (c *conn) LocalAddr() net.Addr        { return c.addrs().local }
+func (c *conn) RemoteAddr() net.Addr       { return c.addrs().remote }
+
+// addrs converts the connection's addresses on first use.
+func (c *conn) addrs() *connAddrs {
+	if a := c.addrCache.Load(); a != nil {
+		return a
+	}
+	a := &connAddrs{local: c.origin.addr}
+	switch {
+	case c.origin.unix:
+		a.remote = &net.UnixAddr{Net: "unix"}
+	case c.flags&flagDatagram != 0:
+		a.remote = net.UDPAddrFromAddrPort(c.remote.AddrPort())
+	default:
+		a.remote = net.TCPAddrFromAddrPort(c.remote.AddrPort())
+		if c.local.IsValid() {
+			a.local = net.TCPAddrFromAddrPort(c.local.AddrPort())
+		}
+	}
+	c.addrCache.Store(a)
+	return a
+}
+
+// Wake is safe from any goroutine: only the call that sets woken posts the
+// connection, so a burst of wakes costs one atomic operation each.
+func (c *conn) Wake() {
+	if c.woken.CompareAndSwap(false, true) {
+		c.loop.post(task{kind: taskWake, c: c})
+	}
+}
+
+// timerIndex and onTimer make a connection a timerTarget: its one timer is
+// the re-check of a lingering close.
+func (c *conn) timerIndex() *int32 { return &c.timer }
+
+func (c *conn) onTimer(l *loop, now, arg int64) {
+	if c.flags&flagLingering != 0 {
+		l.recheckLinger(c, now, arg)
+	}
 }

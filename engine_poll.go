@@ -4,8 +4,9 @@ package evio
 
 import (
 	"fmt"
+	"io"
 	"net"
-	"sync"
+	"os"
 	"time"
 
 	"github.com/evio-go/evio/internal/poll"
@@ -13,93 +14,82 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The poll engine: non-blocking sockets on epoll (Linux) or kqueue (macOS
+// and the BSDs), one poller per loop, no goroutine but the loops.
+
 // pollEngineAvailable tells serve that this system has epoll or kqueue.
 const pollEngineAvailable = true
 
-// pollServer is one Serve call on the epoll/kqueue engine: a set of loops,
-// each a goroutine with its own poller, and the listeners they accept on.
-type pollServer struct {
-	events    Events      // immutable
-	handlers  handlers    // calls events
-	loops     []*loop     // immutable once the loops run
-	listeners []*listener // immutable once the loops run
-	balance   *balancer
-	budget    *outputBudget
+// System calls that tests fail or count, behind variables as in Go's
+// hook_unix.go files.
+var (
+	acceptFunc    = socket.Accept
+	writeFunc     = socket.Write
+	unsettledFunc = socket.Unsettled
+)
 
-	stopOnce sync.Once
-	done     sync.WaitGroup // one count per running loop
-
-	errMu sync.Mutex
-	err   error // the first fatal error; guarded by errMu
-}
-
-// listener is a bound socket. Each is watched by one loop only, its home,
-// so a new connection wakes one loop rather than all of them.
-type listener struct {
-	index    int             // position in Serve's addr arguments
+// pollListener is a bound socket. Each is watched by one loop only, its
+// home, so a new connection wakes one loop rather than all of them.
+type pollListener struct {
+	origin   origin          // what its connections report (conn.origin points here)
 	spec     listenSpec      // immutable
-	fd       int             // immutable
-	family   int             // unix.AF_INET, AF_INET6 or AF_UNIX
-	addr     net.Addr        // the bound address, as Server.Addrs reports it
-	wildcard bool            // bound to an unspecified IP: each connection asks for its local address
 	unixFile *unixSocketFile // removed at shutdown
-	home     *loop
+	home     *loop           // immutable once the loops run
+	token    uint64          // its poller token: generation 0, slot = position in the home transport's listeners
 
-	// Accept back-off after EMFILE and the like; owned by the home loop.
-	paused  bool          // not registered with the poller
-	backoff time.Duration // the last pause
-	retryAt time.Time     // when to register again
+	// Owned by the home loop.
+	watched bool          // registered with the home poller (not while accept is paused, nor after shutdown)
+	backoff time.Duration // the last accept pause
+	timer   int32         // timerTarget: the end of the pause
 }
 
 func servePoll(events Events, specs []listenSpec, numLoops int) error {
-	s := &pollServer{
-		events:   events,
-		handlers: handlers{events: events},
-		balance:  newBalancer(events.LoadBalance, numLoops),
-		budget:   newOutputBudget(events.MaxTotalOutput, numLoops),
-	}
-	defer s.release()
+	s := newServer(events, numLoops)
+	var listeners []*pollListener
+	defer func() {
+		s.discardInbox()
+		for _, ln := range listeners {
+			unix.Close(ln.origin.fd)
+			ln.unixFile.remove()
+		}
+		for _, l := range s.loops {
+			if l.tp != nil {
+				l.tp.(*pollTransport).poller.Close()
+			}
+		}
+	}()
 	for i, spec := range specs {
 		ln, err := listenPoll(i, spec)
 		if err != nil {
 			return err
 		}
-		s.listeners = append(s.listeners, ln)
+		listeners = append(listeners, ln)
 	}
-	for i := 0; i < numLoops; i++ {
-		l, err := newLoop(s, i)
+	for _, l := range s.loops {
+		p, err := poll.Open()
 		if err != nil {
-			return fmt.Errorf("evio: starting loop %d: %w", i, err)
+			return fmt.Errorf("evio: %w", err)
 		}
-		s.loops = append(s.loops, l)
+		l.tp = &pollTransport{l: l, poller: p}
 	}
-	addrs := make([]net.Addr, len(s.listeners))
-	for i, ln := range s.listeners {
+	for i, ln := range listeners {
 		// Spread listeners over the loops; each one is polled by its home
 		// loop only (see docs/ARCHITECTURE.md, "Accepting").
 		ln.home = s.loops[i%numLoops]
-		ln.home.listeners = append(ln.home.listeners, ln)
-		if err := ln.home.poller.Add(ln.fd, poll.Readable); err != nil {
+		t := ln.home.tp.(*pollTransport)
+		ln.token = uint64(len(t.listeners))
+		t.listeners = append(t.listeners, ln)
+		if err := t.poller.Add(ln.origin.fd, ln.token, poll.Readable); err != nil {
 			return fmt.Errorf("evio: listen %s %s: %w", ln.spec.network, ln.spec.address, err)
 		}
-		addrs[i] = ln.addr
+		ln.watched = true
+		s.addrs = append(s.addrs, ln.origin.addr)
 	}
-	action, err := s.handlers.serving(Server{Addrs: addrs, NumLoops: numLoops})
-	if err != nil || action == Shutdown {
-		return err
-	}
-	s.done.Add(numLoops)
-	for _, l := range s.loops {
-		go l.run()
-	}
-	s.done.Wait()
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	return s.err
+	return s.run(nil)
 }
 
 // listenPoll binds one address.
-func listenPoll(index int, spec listenSpec) (*listener, error) {
+func listenPoll(index int, spec listenSpec) (*pollListener, error) {
 	if spec.network == "unix" {
 		if err := prepareUnixPath(spec.raw, spec.address); err != nil {
 			return nil, err
@@ -109,72 +99,205 @@ func listenPoll(index int, spec listenSpec) (*listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evio: listen %s %s: %w", spec.network, spec.address, err)
 	}
-	ln := &listener{index: index, spec: spec, fd: sl.FD, family: sl.Family, addr: sl.Addr}
+	ln := &pollListener{spec: spec, origin: origin{
+		index:    index,
+		addr:     sl.Addr,
+		family:   sl.Family,
+		fd:       sl.FD,
+		unix:     sl.Family == unix.AF_UNIX,
+		datagram: spec.datagram(),
+	}}
 	switch a := sl.Addr.(type) {
 	case *net.TCPAddr:
-		ln.wildcard = a.IP.IsUnspecified()
+		ln.origin.wildcard = a.IP.IsUnspecified()
 	case *net.UnixAddr:
 		ln.unixFile = statUnixSocket(spec.address)
 	}
 	return ln, nil
 }
 
-// shutdown stops the server: every loop drains and exits. err, when not
-// nil, is what Serve returns. Safe from any goroutine, any number of times.
-func (s *pollServer) shutdown(err error) {
-	if err != nil {
-		s.errMu.Lock()
-		if s.err == nil {
-			s.err = err
-		}
-		s.errMu.Unlock()
-	}
-	s.stopOnce.Do(func() {
-		for _, l := range s.loops {
-			l.stopRequested.Store(true)
-			l.poller.Wake()
-		}
-	})
+// pollTransport is the poll engine's transport for one loop.
+type pollTransport struct {
+	l         *loop
+	poller    *poll.Poller
+	listeners []*pollListener // those whose home is this loop, by token
+	iov       [maxIovecs]unix.Iovec
 }
 
-// release frees what the server holds once its loops have exited (or never
-// started): connections handed to a loop that had already stopped, the
-// listeners, their socket files and the pollers.
-func (s *pollServer) release() {
-	for _, l := range s.loops {
-		for _, item := range l.inbox.Take(nil) {
-			if item.woken == nil {
-				unix.Close(item.fd)
-			}
+// connToken is a connection's poller token: its slot, and its generation,
+// which tells its events from those of an earlier connection in the same
+// slot or on the same descriptor number.
+func connToken(c *conn) uint64 { return uint64(c.gen)<<32 | uint64(uint32(c.slot)) }
+
+func pollInterest(in interest) poll.Interest {
+	var p poll.Interest
+	if in&wantRead != 0 {
+		p |= poll.Readable
+	}
+	if in&wantWrite != 0 {
+		p |= poll.Writable
+	}
+	return p
+}
+
+func (t *pollTransport) poll(timeout time.Duration) error {
+	n, err := t.poller.Wait(timeout)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		t.dispatch(t.poller.Event(i))
+	}
+	return nil
+}
+
+// dispatch hands one event to the listener or the connection its token
+// names; an event of a connection that has gone since is dropped.
+func (t *pollTransport) dispatch(token uint64, pr poll.Ready) {
+	slot, gen := int32(uint32(token)), uint32(token>>32)
+	if gen == 0 {
+		ln := t.listeners[slot]
+		switch {
+		case !ln.watched:
+		case ln.origin.datagram:
+			t.readDatagrams(ln)
+		default:
+			t.accept(ln)
+		}
+		return
+	}
+	c := t.l.connAt(slot, gen)
+	if c == nil {
+		return
+	}
+	var r ready
+	if pr.IsReadable() {
+		r |= readyRead
+	}
+	if pr.IsWritable() {
+		r |= readyWrite
+	}
+	if pr.IsHangup() {
+		r |= readyHangup
+	}
+	if pr.IsError() {
+		r |= readyError
+	}
+	t.l.serve(c, r)
+}
+
+func (t *pollTransport) wake()        { t.poller.Wake() }
+func (t *pollTransport) handle(*task) {} // the poll engine posts no taskIO
+
+func (t *pollTransport) register(c *conn, want interest) error {
+	return t.poller.Add(int(c.fd), connToken(c), pollInterest(want))
+}
+
+func (t *pollTransport) arm(c *conn, want interest) error {
+	return t.poller.Modify(int(c.fd), connToken(c), pollInterest(c.armed), pollInterest(want))
+}
+
+func (t *pollTransport) read(c *conn, p []byte) (int, error) {
+	n, err := socket.Read(int(c.fd), p)
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return 0, errAgain
+		}
+		return 0, err // the bare errno, as evio passes it to Closed
+	}
+	return n, nil
+}
+
+func (t *pollTransport) write(c *conn) error {
+	for written := 0; c.out.Len() > 0 && written < writeBudget; {
+		n, full, err := t.writeOnce(c, writeBudget-written)
+		if n > 0 {
+			t.l.wrote(c, n)
+			written += n
+		}
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			return nil
+		case err != nil:
+			return err
+		case full:
+			return nil // the socket buffer is full
 		}
 	}
-	for _, ln := range s.listeners {
-		unix.Close(ln.fd)
-		ln.unixFile.remove()
+	return nil
+}
+
+func (t *pollTransport) drained(c *conn) bool { return true }
+
+func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd)) }
+
+func (t *pollTransport) shutdownWrite(c *conn) error {
+	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
+}
+
+func (t *pollTransport) setKeepAlive(c *conn, period time.Duration) {
+	socket.SetKeepAlive(int(c.fd), period)
+}
+
+// close closes c's socket, which also takes it out of the poller: one
+// system call.
+func (t *pollTransport) close(c *conn) {
+	t.poller.Release(int(c.fd))
+	unix.Close(int(c.fd))
+}
+
+// detach hands c's socket to package net: Detached gets an ordinary
+// net.Conn, with deadlines and CloseWrite, on Go's own poller.
+func (t *pollTransport) detach(c *conn) (io.ReadWriteCloser, error) {
+	fd := int(c.fd)
+	if err := t.poller.Delete(fd, pollInterest(c.armed)); err != nil {
+		t.close(c)
+		return nil, err
 	}
-	for _, l := range s.loops {
-		l.poller.Close()
+	t.poller.Release(fd)
+	f := os.NewFile(uintptr(fd), "evio-detached")
+	nc, err := net.FileConn(f) // a duplicate managed by package net
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
+func (t *pollTransport) sendTo(o *origin, to socket.Addr, b []byte) {
+	unix.Sendto(o.fd, b, 0, to.Sockaddr(o.family))
+}
+
+func (t *pollTransport) stopAccepting() {
+	for _, ln := range t.listeners {
+		t.l.timers.cancel(ln)
+		if ln.watched {
+			t.poller.Delete(ln.origin.fd, poll.Readable)
+			ln.watched = false
+		}
 	}
 }
 
 // accept takes the connections waiting on ln and gives each to the loop the
-// balancer picks.
-func (l *loop) accept(ln *listener) {
+// balancer picks: in place when it is this one, through its inbox
+// otherwise.
+func (t *pollTransport) accept(ln *pollListener) {
+	l := t.l
 	for i := 0; i < acceptBatch; i++ {
-		fd, peer, err := acceptFunc(ln.fd)
+		fd, peer, err := acceptFunc(ln.origin.fd)
 		if err != nil {
-			switch err {
-			case unix.EAGAIN:
+			if err == unix.EAGAIN {
 				ln.backoff = 0
 				return
-			case unix.EINTR, unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
-				// This connection failed, not the listener.
+			}
+			switch classifyAcceptError(err) {
+			case acceptSkip:
 				continue
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-				// Out of descriptors or memory: the connection stays in
-				// the backlog. Stop watching the listener, or the level-
-				// triggered poller would spin, and retry after a pause.
-				l.pauseAccept(ln)
+			case acceptPause:
+				// The connection stays in the backlog. Stop watching the
+				// listener, or the level-triggered poller would spin, and
+				// try again after a pause.
+				t.pauseAccept(ln)
 				return
 			}
 			l.server.shutdown(fmt.Errorf("evio: accept %s %s: %w", ln.spec.network, ln.spec.address, err))
@@ -182,58 +305,62 @@ func (l *loop) accept(ln *listener) {
 		}
 		ln.backoff = 0
 		target := l.server.loops[l.server.balance.pick()]
+		c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
+		if ln.origin.wildcard {
+			// The listener's address names no IP: ask which one the peer
+			// reached.
+			if local, err := socket.LocalAddr(fd); err == nil {
+				c.local = local
+			}
+		}
 		if target == l {
-			l.openConn(fd, peer, ln)
+			l.openConn(c)
 		} else {
-			target.handOff(inboxItem{fd: fd, peer: peer, listener: ln})
+			target.post(task{kind: taskOpen, c: c})
 		}
 	}
 }
 
-// acceptFunc is socket.Accept; tests replace it to inject errors.
-var acceptFunc = socket.Accept
-
-// acceptBatch bounds the connections taken per readiness event, so that a
-// connection storm cannot starve the loop's other connections.
-const acceptBatch = 128
-
-const (
-	minAcceptBackoff = 5 * time.Millisecond
-	maxAcceptBackoff = time.Second
-)
-
-func (l *loop) pauseAccept(ln *listener) {
-	if err := l.poller.Delete(ln.fd, poll.Readable); err != nil {
-		l.server.shutdown(fmt.Errorf("evio: pausing accept on %s %s: %w", ln.spec.network, ln.spec.address, err))
+func (t *pollTransport) pauseAccept(ln *pollListener) {
+	if err := t.poller.Delete(ln.origin.fd, poll.Readable); err != nil {
+		t.l.server.shutdown(fmt.Errorf("evio: pausing accept on %s %s: %w", ln.spec.network, ln.spec.address, err))
 		return
 	}
-	ln.paused = true
-	ln.backoff *= 2
-	if ln.backoff < minAcceptBackoff {
-		ln.backoff = minAcceptBackoff
-	}
-	if ln.backoff > maxAcceptBackoff {
-		ln.backoff = maxAcceptBackoff
-	}
-	ln.retryAt = time.Now().Add(ln.backoff)
+	ln.watched = false
+	ln.backoff = nextAcceptBackoff(ln.backoff)
+	t.l.timers.schedule(ln, monotime()+int64(ln.backoff), 0)
 }
 
-func (l *loop) resumeAccept(ln *listener) {
-	if err := l.poller.Add(ln.fd, poll.Readable); err != nil {
+// timerIndex and onTimer make a listener a timerTarget: the end of an
+// accept pause.
+func (ln *pollListener) timerIndex() *int32 { return &ln.timer }
+
+func (ln *pollListener) onTimer(l *loop, now, arg int64) {
+	if l.stopping || ln.watched {
+		return
+	}
+	t := l.tp.(*pollTransport)
+	if err := t.poller.Add(ln.origin.fd, ln.token, poll.Readable); err != nil {
 		l.server.shutdown(fmt.Errorf("evio: resuming accept on %s %s: %w", ln.spec.network, ln.spec.address, err))
 		return
 	}
-	ln.paused = false
+	ln.watched = true
 }
 
-// setAddrs records a new connection's addresses: cheap now, converted to
-// net.Addr only if asked for.
-func (l *loop) setAddrs(c *conn, peer socket.Addr) {
-	c.remote = peer
-	if c.listener.wildcard {
-		// The listener's address names no IP: ask which one the peer reached.
-		if local, err := socket.LocalAddr(c.fd); err == nil {
-			c.local = local
+// readDatagrams serves the datagrams waiting on a UDP socket: one Data
+// event each.
+func (t *pollTransport) readDatagrams(ln *pollListener) {
+	buf := t.l.readBuf
+	for i := 0; i < datagramBatch; i++ {
+		n, sa, err := unix.Recvfrom(ln.origin.fd, buf, 0)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			// EAGAIN, or an error a past datagram left (ICMP port
+			// unreachable, say): the socket itself is fine.
+			return
 		}
+		t.l.serveDatagram(&ln.origin, socket.AddrOf(sa), append([]byte(nil), buf[:n]...))
 	}
 }

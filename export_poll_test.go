@@ -11,35 +11,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// loopIndexOf tells which loop serves c, on either engine.
-func loopIndexOf(c Conn) int {
-	switch c := c.(type) {
-	case *conn:
-		return c.loop.index
-	case *stdConn:
-		return c.loop.index
-	}
-	return -1
-}
-
 // sockoptInt reads a socket option of c's socket, on either engine.
 func sockoptInt(c Conn, level, opt int) (int, error) {
-	switch c := c.(type) {
-	case *conn:
-		return unix.GetsockoptInt(c.fd, level, opt)
-	case *stdConn:
-		raw, err := c.nc.(syscall.Conn).SyscallConn()
-		if err != nil {
-			return 0, err
-		}
-		var v int
-		var opErr error
-		if err := raw.Control(func(fd uintptr) { v, opErr = unix.GetsockoptInt(int(fd), level, opt) }); err != nil {
-			return 0, err
-		}
-		return v, opErr
+	cc := c.(*conn)
+	if cc.ext == nil || cc.ext.stream == nil {
+		return unix.GetsockoptInt(int(cc.fd), level, opt)
 	}
-	return 0, syscall.EINVAL
+	raw, err := cc.ext.stream.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	var opErr error
+	if err := raw.Control(func(fd uintptr) { v, opErr = unix.GetsockoptInt(int(fd), level, opt) }); err != nil {
+		return 0, err
+	}
+	return v, opErr
 }
 
 // failAccept makes the next accept on either engine fail with err, then

@@ -3,73 +3,11 @@ package evio
 import (
 	"errors"
 	"math/rand"
+	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
-	"time"
 )
-
-// drainTimeout bounds how long Shutdown keeps writing queued output before
-// it closes the connections anyway.
-const drainTimeout = 5 * time.Second
-
-// readBufferSize is the size of each loop's read buffer, and so the most one
-// Data event delivers.
-const readBufferSize = 64 << 10
-
-// Output bounds; see Options.MaxOutput and Events.MaxTotalOutput.
-const (
-	defaultMaxOutput      = 64 << 20
-	defaultMaxTotalOutput = 1 << 30
-	// sharedOutputFloor is the queue size up to which a connection is never
-	// held back by the server-wide total.
-	sharedOutputFloor = 64 << 10
-)
-
-// lingerTimeout bounds how long a closed connection is kept half-open, its
-// input discarded, while it is unsettled (see closeGracefully): closing it
-// then could reset it and destroy output the peer has not received yet.
-// lingerRecheck is how often a lingering connection is checked for having
-// settled.
-const (
-	lingerTimeout = 2 * time.Second
-	lingerRecheck = 2 * time.Millisecond
-)
-
-// outputBudget is the server-wide bound on queued output. Each loop
-// publishes its own total once per iteration; any goroutine may read.
-type outputBudget struct {
-	limit  int64
-	queued []atomic.Int64 // by loop
-}
-
-func newOutputBudget(limit, loops int) *outputBudget {
-	if limit <= 0 {
-		limit = defaultMaxTotalOutput
-	}
-	return &outputBudget{limit: int64(limit), queued: make([]atomic.Int64, loops)}
-}
-
-// exhausted reports whether the server holds its limit of queued output.
-func (b *outputBudget) exhausted() bool {
-	var total int64
-	for i := range b.queued {
-		total += b.queued[i].Load()
-	}
-	return total >= b.limit
-}
-
-// overLimit applies Options.MaxOutput and Events.MaxTotalOutput to a queue
-// of n bytes whose own bound is max.
-func (b *outputBudget) overLimit(n, max int) bool {
-	return n >= max || (n > sharedOutputFloor && b.exhausted())
-}
-
-func maxOutputOf(opts Options) int {
-	if opts.MaxOutput <= 0 {
-		return defaultMaxOutput
-	}
-	return opts.MaxOutput
-}
 
 // serve parses the addresses and runs the server on one engine: the
 // portable one when any address asks for it (or the system has no
@@ -101,17 +39,113 @@ func serve(events Events, addrs []string) error {
 	return servePoll(events, specs, numLoops)
 }
 
+// server is one Serve call, on either engine: its loops and what they
+// share. The engine creates the listeners and gives each loop its
+// transport.
+type server struct {
+	events   Events   // immutable
+	handlers handlers // calls events
+	loops    []*loop  // immutable once the loops run
+	addrs    []net.Addr
+	balance  *balancer
+	budget   *outputBudget
+
+	// onStop, set by the engine, runs once when the shutdown begins, on
+	// the goroutine that asked for it.
+	onStop    func()
+	stopOnce  sync.Once
+	loopsDone sync.WaitGroup // one count per running loop
+
+	errMu sync.Mutex
+	err   error // the first fatal error; guarded by errMu
+}
+
+func newServer(events Events, numLoops int) *server {
+	s := &server{
+		events:   events,
+		handlers: handlers{events: events},
+		balance:  newBalancer(events.LoadBalance, numLoops),
+		budget:   newOutputBudget(events.MaxTotalOutput, numLoops),
+	}
+	for i := 0; i < numLoops; i++ {
+		s.loops = append(s.loops, newLoop(s, i))
+	}
+	return s
+}
+
+// run fires Serving, then runs the loops until every one has stopped, and
+// returns the first fatal error. start, when not nil, runs once the loops
+// are running (the portable engine starts accepting there).
+func (s *server) run(start func()) error {
+	action, err := s.handlers.serving(Server{Addrs: s.addrs, NumLoops: len(s.loops)})
+	if err != nil || action == Shutdown {
+		return err
+	}
+	s.loopsDone.Add(len(s.loops))
+	for _, l := range s.loops {
+		go l.run()
+	}
+	if start != nil {
+		start()
+	}
+	s.loopsDone.Wait()
+	s.shutdown(nil) // a loop that failed stops the rest of the server too
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// shutdown stops the server: every loop drains and exits. err, when not
+// nil, is what Serve returns. Safe from any goroutine, any number of times.
+func (s *server) shutdown(err error) {
+	if err != nil {
+		s.errMu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.errMu.Unlock()
+	}
+	s.stopOnce.Do(func() {
+		if s.onStop != nil {
+			s.onStop()
+		}
+		for _, l := range s.loops {
+			l.post(task{kind: taskStop})
+		}
+	})
+}
+
+// discardInbox closes the connections handed to loops that had stopped
+// already. Called once the loops, and every goroutine that posts to them,
+// are done.
+func (s *server) discardInbox() {
+	for _, l := range s.loops {
+		for _, t := range l.inbox.Take(nil) {
+			if t.kind == taskOpen {
+				l.tp.close(t.c)
+			}
+		}
+	}
+}
+
 // balancer assigns new connections to loops by Events.LoadBalance. It is
 // shared by the goroutines that accept; every method is safe for concurrent
 // use.
 type balancer struct {
 	method LoadBalance
-	next   atomic.Uint64  // RoundRobin's turn
-	load   []atomic.Int64 // connections assigned to each loop and not yet closed
+	next   atomic.Uint64 // RoundRobin's turn
+	load   []loopLoad    // by loop
+}
+
+// loopLoad counts the connections assigned to a loop and not yet closed,
+// alone on its cache line: each loop updates its own as connections close.
+type loopLoad struct {
+	n atomic.Int64
+	_ [cacheLine - 8]byte
 }
 
 func newBalancer(method LoadBalance, loops int) *balancer {
-	return &balancer{method: method, load: make([]atomic.Int64, loops)}
+	return &balancer{method: method, load: make([]loopLoad, loops)}
 }
 
 // pick chooses the loop for a new connection and counts it there.
@@ -123,9 +157,9 @@ func (b *balancer) pick() int {
 		case RoundRobin:
 			i = int((b.next.Add(1) - 1) % uint64(n))
 		case LeastConnections:
-			least := b.load[0].Load()
+			least := b.load[0].n.Load()
 			for j := 1; j < n; j++ {
-				if l := b.load[j].Load(); l < least {
+				if l := b.load[j].n.Load(); l < least {
 					i, least = j, l
 				}
 			}
@@ -133,9 +167,9 @@ func (b *balancer) pick() int {
 			i = rand.Intn(n)
 		}
 	}
-	b.load[i].Add(1)
+	b.load[i].n.Add(1)
 	return i
 }
 
 // release uncounts a connection of loop i that has closed or detached.
-func (b *balancer) release(i int) { b.load[i].Add(-1) }
+func (b *balancer) release(i int) { b.load[i].n.Add(-1) }

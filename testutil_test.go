@@ -224,3 +224,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func dialTimeout(addr string) (net.Conn, error) {
 	return net.DialTimeout("tcp", addr, 5*time.Second)
 }
+
+// loopIndexOf tells which loop serves c.
+func loopIndexOf(c Conn) int { return c.(*conn).loop.index }
+
+// engineOf tells which engine serves c: "poll" or "std".
+func engineOf(c Conn) string {
+	if cc := c.(*conn); cc.ext != nil && cc.ext.stream != nil {
+		return "std"
+	}
+	return "poll"
+}

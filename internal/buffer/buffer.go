@@ -69,6 +69,25 @@ func (o *Output) Pending() []byte {
 	return o.chunks[0][o.head:]
 }
 
+// Chunks is the number of chunks holding the pending bytes; 0 for a nil
+// Output.
+func (o *Output) Chunks() int {
+	if o == nil {
+		return 0
+	}
+	return len(o.chunks)
+}
+
+// Chunk returns the pending bytes of the i-th chunk, 0 <= i < Chunks(): a
+// vectored write takes them in order. Valid until the next Append,
+// Consume or Reset.
+func (o *Output) Chunk(i int) []byte {
+	if i == 0 {
+		return o.chunks[0][o.head:]
+	}
+	return o.chunks[i]
+}
+
 // Append queues a copy of data on *q, creating the Output if needed.
 func (p *Pool) Append(q **Output, data []byte) {
 	if len(data) == 0 {
@@ -113,23 +132,34 @@ func (p *Pool) Append(q **Output, data []byte) {
 	}
 }
 
-// Consume drops n written bytes, at most len(Pending()), from the front
-// of *q, releasing it when it is empty.
+// Consume drops n written bytes, at most Len(), from the front of *q,
+// releasing each chunk it empties and the Output once it is empty.
 func (p *Pool) Consume(q **Output, n int) {
 	o := *q
-	if o == nil {
+	if o == nil || n <= 0 {
 		return
 	}
 	o.n -= n
-	o.head += n
-	if o.head < len(o.chunks[0]) {
-		return
+	done := 0 // chunks emptied
+	for n > 0 {
+		rest := len(o.chunks[done]) - o.head
+		if n < rest {
+			o.head += n
+			break
+		}
+		n -= rest
+		o.head = 0
+		p.Put(o.chunks[done])
+		o.chunks[done] = nil
+		done++
 	}
-	p.Put(o.chunks[0])
-	copy(o.chunks, o.chunks[1:])
-	o.chunks[len(o.chunks)-1] = nil
-	o.chunks = o.chunks[:len(o.chunks)-1]
-	o.head = 0
+	if done > 0 {
+		k := copy(o.chunks, o.chunks[done:])
+		for i := k; i < len(o.chunks); i++ {
+			o.chunks[i] = nil
+		}
+		o.chunks = o.chunks[:k]
+	}
 	if len(o.chunks) == 0 {
 		p.Reset(q)
 	}

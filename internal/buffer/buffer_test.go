@@ -124,3 +124,45 @@ func TestSmallAppendsShareChunks(t *testing.T) {
 		t.Fatalf("10,000 bytes in 10-byte appends took %d chunks, want %d", len(out.chunks), want)
 	}
 }
+
+// TestVectoredConsumeKeepsOrder: a vectored write takes bytes from several
+// chunks at once, and Consume then drops them across chunk boundaries.
+func TestVectoredConsumeKeepsOrder(t *testing.T) {
+	var pool Pool
+	var out *Output
+	var want, got bytes.Buffer
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 2000; i++ {
+		chunk := make([]byte, rng.Intn(3*ChunkSize))
+		rng.Read(chunk)
+		pool.Append(&out, chunk)
+		want.Write(chunk)
+		// Take a random number of bytes from the chunks in order, as a
+		// short writev would.
+		n := rng.Intn(out.Len() + 1)
+		taken := 0
+		for c := 0; c < out.Chunks() && taken < n; c++ {
+			b := out.Chunk(c)
+			if len(b) > n-taken {
+				b = b[:n-taken]
+			}
+			got.Write(b)
+			taken += len(b)
+		}
+		pool.Consume(&out, n)
+		if out.Len() != want.Len()-got.Len() {
+			t.Fatalf("after consuming %d: Len = %d, want %d", n, out.Len(), want.Len()-got.Len())
+		}
+	}
+	for out.Len() > 0 {
+		p := out.Pending()
+		got.Write(p)
+		pool.Consume(&out, len(p))
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("output reordered or corrupted: got %d bytes, want %d", got.Len(), want.Len())
+	}
+	if out != nil {
+		t.Fatalf("drained output still held: len %d", out.Len())
+	}
+}

@@ -41,7 +41,7 @@ func Open() (*Poller, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	p := &Poller{epfd: epfd, wakefd: wakefd}
-	if err := p.Add(wakefd, Readable); err != nil {
+	if err := p.Add(wakefd, wakeToken, Readable); err != nil {
 		unix.Close(wakefd)
 		unix.Close(epfd)
 		return nil, err
@@ -60,22 +60,37 @@ func epollEvents(in Interest) uint32 {
 	return ev
 }
 
-func (p *Poller) control(op, fd int, in Interest) error {
-	ev := unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)}
+// wakeToken marks the eventfd's events; the loops never use it.
+const wakeToken = ^uint64(0)
+
+// setToken stores token in ev's 64-bit data word, which x/sys/unix spells
+// as the two 32-bit fields Fd and Pad on every Linux architecture.
+func setToken(ev *unix.EpollEvent, token uint64) {
+	ev.Fd = int32(uint32(token))
+	ev.Pad = int32(uint32(token >> 32))
+}
+
+func tokenOf(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+func (p *Poller) control(op, fd int, token uint64, in Interest) error {
+	ev := unix.EpollEvent{Events: epollEvents(in)}
+	setToken(&ev, token)
 	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
 }
 
-// Add starts watching fd for in.
-func (p *Poller) Add(fd int, in Interest) error {
-	return p.control(unix.EPOLL_CTL_ADD, fd, in)
+// Add starts watching fd for in; its events carry token.
+func (p *Poller) Add(fd int, token uint64, in Interest) error {
+	return p.control(unix.EPOLL_CTL_ADD, fd, token, in)
 }
 
 // Modify changes what fd is watched for from old to in.
-func (p *Poller) Modify(fd int, old, in Interest) error {
-	return p.control(unix.EPOLL_CTL_MOD, fd, in)
+func (p *Poller) Modify(fd int, token uint64, old, in Interest) error {
+	return p.control(unix.EPOLL_CTL_MOD, fd, token, in)
 }
 
 // Delete stops watching fd. Closing a descriptor also stops watching it, so
@@ -86,6 +101,10 @@ func (p *Poller) Delete(fd int, old Interest) error {
 	}
 	return nil
 }
+
+// Release is a no-op: closing a descriptor removes it from the epoll set,
+// and its token lives in the kernel's registration.
+func (p *Poller) Release(fd int) {}
 
 // Wait waits for events; see the package documentation.
 func (p *Poller) Wait(timeout time.Duration) (int, error) {
@@ -103,7 +122,7 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		return 0, os.NewSyscallError("epoll_wait", err)
 	}
 	for i := 0; i < n; i++ {
-		if int(p.events[i].Fd) != p.wakefd {
+		if tokenOf(&p.events[i]) != wakeToken {
 			continue
 		}
 		p.consumeWakeup()
@@ -122,7 +141,7 @@ func (p *Poller) consumeWakeup() {
 }
 
 // Event returns the i-th event of the last Wait.
-func (p *Poller) Event(i int) (fd int, r Ready) {
+func (p *Poller) Event(i int) (token uint64, r Ready) {
 	ev := &p.events[i]
 	if ev.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
 		r |= readyRead
@@ -136,7 +155,7 @@ func (p *Poller) Event(i int) (fd int, r Ready) {
 	if ev.Events&unix.EPOLLERR != 0 {
 		r |= readyError
 	}
-	return int(ev.Fd), r
+	return tokenOf(ev), r
 }
 
 // Wake interrupts Wait; see the package documentation.

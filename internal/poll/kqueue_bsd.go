@@ -18,7 +18,11 @@ type Poller struct {
 	waker  waker                    // immutable until Close
 	events [maxEvents]unix.Kevent_t // owner goroutine only
 	ready  [maxEvents]Ready         // decoded events of the last Wait
-	fds    [maxEvents]int
+	tokens [maxEvents]uint64        // their tokens, read as Wait returned
+	// registered holds each watched descriptor's token: kqueue's udata is
+	// a pointer field, which cannot carry an integer safely (see the
+	// package documentation). Owner goroutine only.
+	registered map[int]uint64
 	// changes is reused for registrations; owner goroutine only.
 	changes [2]unix.Kevent_t
 
@@ -38,7 +42,7 @@ func Open() (*Poller, error) {
 		return nil, os.NewSyscallError("kqueue", err)
 	}
 	unix.CloseOnExec(kq)
-	p := &Poller{kq: kq}
+	p := &Poller{kq: kq, registered: make(map[int]uint64)}
 	if err := p.waker.open(kq); err != nil {
 		unix.Close(kq)
 		return nil, err
@@ -78,16 +82,21 @@ func (p *Poller) change(fd int, in Interest, flags int) error {
 	return p.apply(changes)
 }
 
-// Add starts watching fd for in.
-func (p *Poller) Add(fd int, in Interest) error {
-	return p.change(fd, in, unix.EV_ADD)
+// Add starts watching fd for in; its events carry token.
+func (p *Poller) Add(fd int, token uint64, in Interest) error {
+	if err := p.change(fd, in, unix.EV_ADD); err != nil {
+		return err
+	}
+	p.registered[fd] = token
+	return nil
 }
 
 // Modify changes what fd is watched for from old to in.
-func (p *Poller) Modify(fd int, old, in Interest) error {
+func (p *Poller) Modify(fd int, token uint64, old, in Interest) error {
 	if err := p.change(fd, in&^old, unix.EV_ADD); err != nil {
 		return err
 	}
+	p.registered[fd] = token
 	return p.change(fd, old&^in, unix.EV_DELETE)
 }
 
@@ -96,9 +105,18 @@ func (p *Poller) Modify(fd int, old, in Interest) error {
 func (p *Poller) Delete(fd int, old Interest) error {
 	err := p.change(fd, old, unix.EV_DELETE)
 	if se, ok := err.(*os.SyscallError); ok && se.Err == unix.ENOENT {
-		return nil
+		err = nil
+	}
+	if err == nil {
+		delete(p.registered, fd)
 	}
 	return err
+}
+
+// Release forgets fd's token: closing the descriptor removed its filters
+// from the kqueue.
+func (p *Poller) Release(fd int) {
+	delete(p.registered, fd)
 }
 
 // Wait waits for events; see the package documentation.
@@ -136,7 +154,11 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		if ev.Flags&unix.EV_ERROR != 0 {
 			r |= readyError
 		}
-		p.fds[kept] = int(ev.Ident)
+		token, ok := p.registered[int(ev.Ident)]
+		if !ok {
+			continue // released already; nothing asked for it
+		}
+		p.tokens[kept] = token
 		p.ready[kept] = r
 		kept++
 	}
@@ -145,8 +167,8 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 
 // Event returns the i-th event of the last Wait. kqueue reports reading and
 // writing as separate events, so one descriptor may appear twice.
-func (p *Poller) Event(i int) (fd int, r Ready) {
-	return p.fds[i], p.ready[i]
+func (p *Poller) Event(i int) (token uint64, r Ready) {
+	return p.tokens[i], p.ready[i]
 }
 
 // Wake interrupts Wait; see the package documentation.

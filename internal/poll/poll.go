@@ -5,17 +5,21 @@
 // Every operating system file defines the same Poller:
 //
 //	Open() (*Poller, error)
-//	    a poller with its own wakeup descriptor (eventfd, EVFILT_USER or a
-//	    pipe) already registered.
-//	(*Poller).Add(fd, Interest) / Modify(fd, old, new Interest) / Delete(fd, old Interest)
-//	    change what is watched on fd; level-triggered. Errors are
-//	    *os.SyscallError naming the call.
+//	    a poller with its own wakeup (eventfd, EVFILT_USER or a pipe)
+//	    already registered.
+//	(*Poller).Add(fd, token, Interest) / Modify(fd, token, old, new Interest) / Delete(fd, old Interest)
+//	    change what is watched on fd; level-triggered. token is the
+//	    caller's 64 bits for this registration, handed back with each of
+//	    its events. Errors are *os.SyscallError naming the call.
+//	(*Poller).Release(fd)
+//	    tells the poller that fd was closed, which stops the watching.
 //	(*Poller).Wait(timeout) (n int, err error)
 //	    blocks until a descriptor is ready, Wake is called or timeout passes
 //	    (a negative timeout waits forever). n counts descriptor events only:
 //	    wakeups are consumed inside Wait. EINTR returns 0, nil.
-//	(*Poller).Event(i) (fd int, r Ready)
-//	    the i-th event of the last Wait, 0 <= i < n.
+//	(*Poller).Event(i) (token uint64, r Ready)
+//	    the i-th event of the last Wait, 0 <= i < n, with the token its
+//	    descriptor was registered with when Wait returned.
 //	(*Poller).Wake() error
 //	    makes a Wait in progress, or the next one, return. Safe from any
 //	    goroutine, never blocks, and coalesces: calls made before the
@@ -25,6 +29,18 @@
 //
 // All methods but Wake and Close must be called from the one goroutine that
 // owns the poller.
+//
+// # Tokens
+//
+// A descriptor number is reused as soon as it is closed, possibly while
+// events of its previous owner are still waiting in the batch a Wait
+// returned. The token travels with each event, so the caller can tell the
+// two apart (the event loops put a generation in it). epoll keeps the
+// token in the event's data word itself. kqueue's user-data field is a
+// pointer, which cannot hold an integer safely under Go's garbage
+// collector, so the kqueue poller keeps tokens in a table by descriptor and
+// reads them as Wait returns: an event of a descriptor closed and
+// registered again afterwards still carries the old token.
 package poll
 
 // Interest is the set of readiness conditions watched on a descriptor.

@@ -1,12 +1,8 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
-
 package socket
 
 import (
 	"net"
 	"net/netip"
-
-	"golang.org/x/sys/unix"
 )
 
 // Addr is an IP socket address as a connection keeps it: 24 bytes with no
@@ -17,21 +13,6 @@ type Addr struct {
 	scope uint32   // IPv6 scope: an interface index, 0 for none
 	port  uint16
 	valid bool
-}
-
-// AddrOf converts an internet socket address; anything else gives the
-// zero Addr.
-func AddrOf(sa unix.Sockaddr) Addr {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		a := Addr{port: uint16(sa.Port), valid: true}
-		a.ip[10], a.ip[11] = 0xff, 0xff
-		copy(a.ip[12:], sa.Addr[:])
-		return a
-	case *unix.SockaddrInet6:
-		return Addr{ip: sa.Addr, scope: sa.ZoneId, port: uint16(sa.Port), valid: true}
-	}
-	return Addr{}
 }
 
 // IsValid reports whether a holds an address.
@@ -49,13 +30,23 @@ func (a Addr) AddrPort() netip.AddrPort {
 	return netip.AddrPortFrom(ip, a.port)
 }
 
-// Sockaddr converts a for a socket of the given family (unix.AF_INET or
-// AF_INET6).
-func (a Addr) Sockaddr(family int) unix.Sockaddr {
-	if family == unix.AF_INET {
-		sa := &unix.SockaddrInet4{Port: int(a.port)}
-		copy(sa.Addr[:], a.ip[12:])
-		return sa
+// AddrFromNet converts the address of a UDP or TCP socket of package net;
+// anything else gives the zero Addr.
+func AddrFromNet(na net.Addr) Addr {
+	var ap netip.AddrPort
+	switch na := na.(type) {
+	case *net.UDPAddr:
+		ap = na.AddrPort()
+	case *net.TCPAddr:
+		ap = na.AddrPort()
+	default:
+		return Addr{}
 	}
-	return &unix.SockaddrInet6{Port: int(a.port), Addr: a.ip, ZoneId: a.scope}
+	a := Addr{ip: ap.Addr().As16(), port: ap.Port(), valid: true}
+	if zone := ap.Addr().Zone(); zone != "" {
+		if ifi, err := net.InterfaceByName(zone); err == nil {
+			a.scope = uint32(ifi.Index)
+		}
+	}
+	return a
 }

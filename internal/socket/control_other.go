@@ -1,7 +1,5 @@
 //go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
 
-// Package socket holds the socket helpers of the engines; on this system
-// only the portable engine's are built.
 package socket
 
 import (

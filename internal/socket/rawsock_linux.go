@@ -87,3 +87,17 @@ func Write(fd int, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Writev writes the buffers of iov, in order, with one system call; a short
+// count without error means the socket buffer is full. Like Write, it is a
+// raw system call because the descriptor never blocks.
+func Writev(fd int, iov []unix.Iovec) (int, error) {
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

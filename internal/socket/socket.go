@@ -1,8 +1,5 @@
 //go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
 
-// Package socket creates the non-blocking sockets of the epoll/kqueue engine
-// and converts between unix.Sockaddr and net.Addr. It knows nothing of
-// event loops.
 package socket
 
 import (

@@ -1,20 +1,20 @@
-// Package queue is the inbox of an event loop: any goroutine pushes, the
-// loop takes everything at once.
-package queue
+// Package inbox is the inbox of an event loop: any goroutine posts a task,
+// the loop takes everything at once.
+package inbox
 
 import "sync"
 
-// Queue is a multi-producer, single-consumer queue. The consumer swaps the
+// Inbox is a multi-producer, single-consumer queue. The consumer swaps the
 // whole backlog out under the lock, so producers wait only for an append
 // and the consumer's slices are reused without allocating.
-type Queue[T any] struct {
+type Inbox[T any] struct {
 	mu    sync.Mutex
 	items []T
 }
 
 // Push appends v and reports whether the queue was empty before, in which
 // case the producer must wake the consumer. Safe from any goroutine.
-func (q *Queue[T]) Push(v T) (wasEmpty bool) {
+func (q *Inbox[T]) Push(v T) (wasEmpty bool) {
 	q.mu.Lock()
 	wasEmpty = len(q.items) == 0
 	q.items = append(q.items, v)
@@ -25,7 +25,7 @@ func (q *Queue[T]) Push(v T) (wasEmpty bool) {
 // Take moves everything queued into spare (reusing its memory) and returns
 // it. The caller gives the returned slice back as the next spare once it
 // has handled the items. Safe from any goroutine, meant for the consumer.
-func (q *Queue[T]) Take(spare []T) []T {
+func (q *Inbox[T]) Take(spare []T) []T {
 	var zero T
 	for i := range spare {
 		spare[i] = zero // release references held from the last round

@@ -1,4 +1,4 @@
-package queue
+package inbox
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestPushReportsEmptyOnlyOnce(t *testing.T) {
-	var q Queue[int]
+	var q Inbox[int]
 	if !q.Push(1) {
 		t.Fatal("first push into an empty queue did not report it was empty")
 	}
@@ -23,7 +23,7 @@ func TestPushReportsEmptyOnlyOnce(t *testing.T) {
 }
 
 func TestConcurrentProducersLoseNothing(t *testing.T) {
-	var q Queue[int]
+	var q Inbox[int]
 	const producers, each = 8, 10000
 	var wg sync.WaitGroup
 	for p := 0; p < producers; p++ {
