@@ -12,6 +12,11 @@ import (
 // prepareUnixPath makes path ready to bind a unix socket: a socket file
 // left by a server that is gone is removed; a live socket, a regular file or
 // a directory is an error and is left alone.
+//
+// A socket file is stale only when connecting to it is refused: nothing
+// listens there. Any other failure (EAGAIN from a full backlog, a timeout
+// from a server too busy to answer) may be a live server's, whose file must
+// not be taken from it.
 func prepareUnixPath(raw, path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -23,9 +28,15 @@ func prepareUnixPath(raw, path string) error {
 	if fi.Mode()&fs.ModeSocket == 0 {
 		return fmt.Errorf("evio: listen %q: %s exists and is not a socket (%s); refusing to remove it", raw, path, fi.Mode().Type())
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
 		c.Close()
 		return fmt.Errorf("evio: listen %q: a server is already listening on %s", raw, path)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // removed since: nothing to do
+	case !connectionRefused(err):
+		return fmt.Errorf("evio: listen %q: %s may be in use by a busy server, leaving it: %w", raw, path, err)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("evio: listen %q: removing stale socket: %w", raw, err)
