@@ -392,7 +392,7 @@ func (l *loop) closeGracefully(c *conn) {
 	}
 	l.forget(c)
 	c.flags |= flagLingering
-	l.lingering++
+	l.lingering.Add(1)
 	now := monotime()
 	l.timers.schedule(c, now+int64(lingerFirstRecheck), now+int64(lingerTimeout))
 	l.watch(c, wantRead)
@@ -439,7 +439,7 @@ func (l *loop) endLinger(c *conn) {
 		return
 	}
 	c.flags &^= flagLingering
-	l.lingering--
+	l.lingering.Add(-1)
 	l.unregister(c)
 	l.tp.close(c)
 }

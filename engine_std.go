@@ -412,8 +412,11 @@ func (t *stdTransport) unsettled(c *conn) bool {
 	if err != nil {
 		return true
 	}
-	return socket.UnsettledRaw(raw)
+	return unsettledRawFunc(raw)
 }
+
+// unsettledRawFunc is socket.UnsettledRaw; tests count it.
+var unsettledRawFunc = socket.UnsettledRaw
 
 func (t *stdTransport) shutdownWrite(c *conn) error {
 	cw, ok := c.ext.stream.nc.(interface{ CloseWrite() error })

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
+	"testing"
 
 	"github.com/evio-go/evio/internal/socket"
 	"golang.org/x/sys/unix"
@@ -47,4 +48,33 @@ func failAccept(err error) (restore func()) {
 		return realStd(ln)
 	}
 	return func() { acceptFunc, stdAcceptFunc = realPoll, realStd }
+}
+
+// setRecvBuffer sets a socket's receive buffer, from a Dialer's Control.
+func setRecvBuffer(fd uintptr, n int) {
+	syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+}
+
+// setSendBuffer sets the send buffer of a server connection's socket, on
+// either engine; from its events.
+func setSendBuffer(c Conn, n int) {
+	cc := c.(*conn)
+	if cc.ext == nil || cc.ext.stream == nil {
+		syscall.SetsockoptInt(int(cc.fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, n)
+		return
+	}
+	if raw, err := cc.ext.stream.nc.(syscall.Conn).SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, n) })
+	}
+}
+
+// countUnsettledChecks makes the engines count their checks of whether a
+// closing connection has settled, until the test ends.
+func countUnsettledChecks(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	realFD, realRaw := unsettledFunc, unsettledRawFunc
+	unsettledFunc = func(fd int) bool { n.Add(1); return realFD(fd) }
+	unsettledRawFunc = func(rc syscall.RawConn) bool { n.Add(1); return realRaw(rc) }
+	t.Cleanup(func() { unsettledFunc, unsettledRawFunc = realFD, realRaw })
+	return &n
 }

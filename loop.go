@@ -26,9 +26,9 @@ type loop struct {
 	// is sized by the loop's own connections, not by descriptor numbers.
 	conns     []*conn
 	freeSlots []int32
-	gens      uint32 // registrations so far: the next connection's generation
-	open      int    // connections whose Closed or Detached has not fired
-	lingering int    // connections lingering after Closed
+	gens      uint32       // registrations so far: the next connection's generation
+	open      int          // connections whose Closed or Detached has not fired
+	lingering atomic.Int64 // connections lingering after Closed; tests read it
 
 	readBuf []byte // every read of the loop lands here first
 	pool    buffer.Pool
@@ -134,7 +134,7 @@ func (l *loop) run() {
 		l.runTimers()
 		l.flush()
 		l.publishQueued()
-		if l.stopping && l.open == 0 && l.lingering == 0 {
+		if l.stopping && l.open == 0 && l.lingering.Load() == 0 {
 			l.timers.cancel(&l.drain)
 			return
 		}

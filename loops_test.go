@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // balanceRecorder opens connections one at a time and records the loop
@@ -245,4 +246,53 @@ func TestCallbacksSerialPerConn(t *testing.T) {
 			t.Fatalf("callbacks of one connection ran on another loop %d times", n)
 		}
 	})
+}
+
+// TestLoopTablesSizedByOwnConnections (issue 8): a loop's connection table
+// is sized by its own connections. It was indexed by descriptor, so with N
+// loops each table grew to the highest descriptor of the process: N times
+// the memory.
+func TestLoopTablesSizedByOwnConnections(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		const loops, perLoop = 4, 100
+		sizes := make(chan int, loops)
+		events := Events{
+			NumLoops:    loops,
+			LoadBalance: RoundRobin,
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				sizes <- connTableSize(c) // on the loop: no race
+				return nil, None
+			},
+		}
+		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
+		var conns []net.Conn
+		for i := 0; i < loops*perLoop; i++ {
+			conns = append(conns, s.dial(0))
+		}
+		for i := 0; i < loops; i++ { // one connection on each loop
+			conns[len(conns)-1-i].Write([]byte("?"))
+		}
+		for i := 0; i < loops; i++ {
+			if n := <-sizes; n > 2*perLoop {
+				t.Fatalf("a loop with %d connections has a table of %d", perLoop, n)
+			}
+		}
+	})
+}
+
+// TestPerLoopCountersOnOwnCacheLines (issue 8): the counters each loop
+// updates for the server-wide output total and for the balancer sit on
+// cache lines of their own, so that loops on different cores do not
+// invalidate each other's lines on every update.
+func TestPerLoopCountersOnOwnCacheLines(t *testing.T) {
+	budget := newOutputBudget(0, 2)
+	balance := newBalancer(LeastConnections, 2)
+	for name, stride := range map[string]uintptr{
+		"outputBudget": uintptr(unsafe.Pointer(&budget.loops[1].queued)) - uintptr(unsafe.Pointer(&budget.loops[0].queued)),
+		"balancer":     uintptr(unsafe.Pointer(&balance.load[1].n)) - uintptr(unsafe.Pointer(&balance.load[0].n)),
+	} {
+		if stride < 64 {
+			t.Errorf("%s: per-loop counters %d bytes apart, want a cache line (64) at least", name, stride)
+		}
+	}
 }

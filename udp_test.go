@@ -132,3 +132,44 @@ func TestUDPManyPeers(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestPreWriteOncePerDatagramBatch (issue 8): the replies to the datagrams a
+// loop reads in one batch share one PreWrite, as a batch of connection
+// output does; it fired once per datagram (an fsync per datagram for a
+// server that logs before it answers).
+func TestPreWriteOncePerDatagramBatch(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		const datagrams = 30
+		var prewrites atomic.Int32
+		var first atomic.Bool
+		release := make(chan struct{})
+		events := Events{
+			PreWrite: func() { prewrites.Add(1) },
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				if first.CompareAndSwap(false, true) {
+					<-release // hold the loop while the others arrive
+				}
+				return in, None
+			},
+		}
+		s := startServer(t, events, e.addr("udp", "127.0.0.1:0"))
+		c := s.dial(0)
+		c.Write([]byte("first"))
+		waitFor(t, "the first datagram", first.Load)
+		for i := 0; i < datagrams; i++ {
+			fmt.Fprintf(c, "d%02d", i)
+		}
+		time.Sleep(20 * time.Millisecond) // all in the socket (or the reader's hands)
+		close(release)
+		buf := make([]byte, 64)
+		for i := 0; i <= datagrams; i++ {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(buf); err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+		}
+		if n := prewrites.Load(); n > 3 {
+			t.Fatalf("PreWrite fired %d times for %d datagrams read in one batch", n, datagrams+1)
+		}
+	})
+}
