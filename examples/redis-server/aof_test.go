@@ -73,7 +73,7 @@ func dumpKeyspace(t *testing.T, srv *server) string {
 		s := &srv.db.shards[i]
 		s.mu.RLock()
 		for key, e := range s.entries {
-			if e.expired() {
+			if s.expired(e) {
 				continue
 			}
 			ttl := int64(-1)

@@ -134,7 +134,7 @@ func expireGeneric(c *client, args [][]byte, inSeconds, absolute bool, name stri
 		}
 		when *= 1000
 	}
-	now := nowMillis()
+	now := c.srv.db.now()
 	if !absolute {
 		if when > math.MaxInt64-now {
 			c.replyInvalidExpire(name)
@@ -187,7 +187,7 @@ func ttlGeneric(c *client, args [][]byte, inMillis bool) {
 	case expireAt == 0:
 		c.replyInt(-1)
 	default:
-		left := expireAt - nowMillis()
+		left := expireAt - c.srv.db.now()
 		if left < 0 {
 			left = 0
 		}
@@ -225,7 +225,7 @@ func cmdKeys(c *client, args [][]byte) {
 	db := c.srv.db
 	c.replyScratch = c.replyScratch[:0]
 	found := 0
-	now := nowMillis()
+	now := c.srv.db.now()
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()

@@ -29,6 +29,10 @@ type config struct {
 	// writes that are not on disk, so Redis exits, and so does main. Nil
 	// only refuses further writes, as with the other policies.
 	onAOFFailure func(error)
+	// now is the clock keys expire by, in unix milliseconds. Nil is the
+	// system's; tests pass one they move, to restart a server later
+	// without waiting.
+	now func() int64
 }
 
 // listenAddrs are the evio addresses of the configuration.
@@ -72,7 +76,7 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(), startTime: time.Now()}
+	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now()}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
 		if err != nil {

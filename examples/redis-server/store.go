@@ -20,7 +20,10 @@ const shardCount = 64
 // the file records writes to one key in the order they happened. KEYS and
 // DBSIZE lock one shard at a time; FLUSHDB and FLUSHALL lock them all.
 type keyspace struct {
-	seed   maphash.Seed // immutable
+	seed maphash.Seed // immutable
+	// now is the clock keys expire by, in unix milliseconds: the system's,
+	// or one a test moves to restart a server later. Immutable.
+	now    func() int64
 	shards [shardCount]shard
 	// expireCursor is the next shard the active expiry visits; only Tick
 	// uses it.
@@ -31,6 +34,7 @@ type keyspace struct {
 // volatile holds the subset with an expiry, so that the active expiry can
 // sample them without wading through persistent keys.
 type shard struct {
+	db       *keyspace // the keyspace of the shard, for its clock; immutable
 	mu       sync.RWMutex
 	entries  map[string]*entry
 	volatile map[string]*entry
@@ -46,17 +50,24 @@ type entry struct {
 	expireAt int64 // unix time in milliseconds; 0 for no expiry
 }
 
-func newKeyspace() *keyspace {
-	db := &keyspace{seed: maphash.MakeSeed()}
+// newKeyspace returns an empty keyspace whose keys expire by now, or by
+// the system's clock if now is nil.
+func newKeyspace(now func() int64) *keyspace {
+	if now == nil {
+		now = systemMillis
+	}
+	db := &keyspace{seed: maphash.MakeSeed(), now: now}
 	for i := range db.shards {
+		db.shards[i].db = db
 		db.shards[i].entries = make(map[string]*entry)
 		db.shards[i].volatile = make(map[string]*entry)
 	}
 	return db
 }
 
-// nowMillis is the clock keys expire by, in unix milliseconds.
-func nowMillis() int64 { return time.Now().UnixMilli() }
+// systemMillis is the system's clock in unix milliseconds, the clock keys
+// expire by unless a test sets another.
+func systemMillis() int64 { return time.Now().UnixMilli() }
 
 func (db *keyspace) shardIndex(key []byte) int {
 	return int(maphash.Bytes(db.seed, key) & (shardCount - 1))
@@ -64,10 +75,10 @@ func (db *keyspace) shardIndex(key []byte) int {
 
 func (db *keyspace) shardOf(key []byte) *shard { return &db.shards[db.shardIndex(key)] }
 
-// expired reports whether e has passed its expiry. now is fetched only for
-// keys that have one.
-func (e *entry) expired() bool {
-	return e.expireAt != 0 && e.expireAt <= nowMillis()
+// expired reports whether e, one of s's entries, has passed its expiry.
+// The clock is read only for keys that have one.
+func (s *shard) expired(e *entry) bool {
+	return e.expireAt != 0 && e.expireAt <= s.db.now()
 }
 
 // peek returns the live entry of key, or nil. It needs only the read lock,
@@ -75,7 +86,7 @@ func (e *entry) expired() bool {
 // caller, once it has unlocked, reaps it.
 func (s *shard) peek(key []byte) (e *entry, stale bool) {
 	e = s.entries[string(key)]
-	if e != nil && e.expired() {
+	if e != nil && s.expired(e) {
 		return nil, true
 	}
 	return e, false
@@ -93,7 +104,7 @@ func (s *shard) reap(key []byte) {
 // expired. The caller holds the write lock.
 func (s *shard) lookup(key []byte) *entry {
 	e := s.entries[string(key)]
-	if e != nil && e.expired() {
+	if e != nil && s.expired(e) {
 		s.remove(e)
 		return nil
 	}
@@ -264,7 +275,7 @@ func (s *shard) expireSample() (sampled, expired int) {
 	if len(s.volatile) == 0 {
 		return 0, 0
 	}
-	now := nowMillis()
+	now := s.db.now()
 	for _, e := range s.volatile {
 		if sampled == expireSampleSize {
 			break
