@@ -49,8 +49,9 @@ func (p fsyncPolicy) String() string {
 	return "everysec"
 }
 
-// appendLog is the append-only file: every write command, as a multibulk
-// request, in the order the keyspace applied them.
+// appendLog is the append-only file: every write command, and every
+// deletion of an expired key (as DEL), as multibulk requests in the order
+// the keyspace applied them, expiries as absolute times (see keyspace).
 //
 // Commands append to pending while they hold their keys' locks (append).
 // Before a loop writes a batch of replies, evio's PreWrite hands pending to
@@ -128,6 +129,8 @@ func openAppendLog(s *server, path string, policy fsyncPolicy) (*appendLog, erro
 // command.
 func (s *server) replay(data []byte) (int, error) {
 	c := &client{srv: s, replaying: true}
+	s.db.loading = true
+	defer func() { s.db.loading = false }()
 	pos := 0
 	for pos < len(data) {
 		if data[pos] != '*' {
@@ -157,6 +160,16 @@ func (s *server) replay(data []byte) (int, error) {
 func (a *appendLog) append(args ...[]byte) {
 	a.mu.Lock()
 	a.pending = appendCommand(a.pending, args...)
+	a.mu.Unlock()
+}
+
+// appendDeletion adds "DEL key" to the log: the keyspace's logExpired.
+// The caller holds the lock of key's shard.
+func (a *appendLog) appendDeletion(key string) {
+	a.mu.Lock()
+	a.pending = appendArrayLen(a.pending, 2)
+	a.pending = appendBulk(a.pending, wordDEL)
+	a.pending = appendBulkString(a.pending, key)
 	a.mu.Unlock()
 }
 

@@ -151,7 +151,10 @@ func expireGeneric(c *client, args [][]byte, inSeconds, absolute bool, name stri
 		c.replyInt(0)
 		return
 	}
-	if when <= now {
+	// A time in the past deletes the key, except in a replay, which
+	// expires nothing: the file logs such a deletion as DEL, so a past
+	// time there is one that has passed since.
+	if when <= now && !c.srv.db.loading {
 		s.remove(e)
 		c.propagate(wordDEL, key)
 	} else {

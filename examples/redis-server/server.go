@@ -83,6 +83,13 @@ func newServer(cfg config) (*server, error) {
 			return nil, err
 		}
 		s.aof = aof
+		s.db.logExpired = aof.appendDeletion
+		// The replay expired nothing; keys whose time passed while the
+		// server was down go now, and are logged as deleted, so that the
+		// next replay does not build on them either.
+		if n := s.db.deleteExpired(); n > 0 {
+			cfg.logf("append-only file %s: deleted %d keys that expired while the server was down", cfg.aofPath, n)
+		}
 	}
 	return s, nil
 }
