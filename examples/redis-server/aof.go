@@ -49,8 +49,9 @@ func (p fsyncPolicy) String() string {
 	return "everysec"
 }
 
-// appendLog is the append-only file: every write command, as a multibulk
-// request, in the order the keyspace applied them.
+// appendLog is the append-only file: every write command, and every
+// deletion of an expired key (as DEL), as multibulk requests in the order
+// the keyspace applied them, expiries as absolute times (see keyspace).
 //
 // Commands append to pending while they hold their keys' locks (append).
 // Before a loop writes a batch of replies, evio's PreWrite hands pending to
@@ -83,10 +84,10 @@ type appendLog struct {
 const maxKeptLogBuffer = 1 << 20
 
 // openAppendLog opens the append-only file at path, creating it if need
-// be, and replays it into s's keyspace. A file cut short in the middle of
-// a command, as a crash leaves it, is truncated after its last whole
-// command, as Redis does with aof-load-truncated; any other damage is an
-// error.
+// be, and replays it into s's keyspace. A file whose last command was torn
+// by a crash in the middle of a write is cut after its last whole command,
+// as Redis does with aof-load-truncated; any other damage is an error that
+// names its offset, and the file is left as it is (see aofload.go).
 func openAppendLog(s *server, path string, policy fsyncPolicy) (*appendLog, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -100,10 +101,10 @@ func openAppendLog(s *server, path string, policy fsyncPolicy) (*appendLog, erro
 	good, err := s.replay(data)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("replaying the append-only file %s: %w", path, err)
+		return nil, fmt.Errorf("loading the append-only file %s (left as it is): %w", path, err)
 	}
 	if good < len(data) {
-		s.cfg.logf("append-only file %s ends in an incomplete command: truncating %d bytes", path, len(data)-good)
+		s.cfg.logf("append-only file %s ends in a command torn at byte offset %d: cutting its %d bytes off", path, good, len(data)-good)
 		if err := f.Truncate(int64(good)); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("truncating the append-only file: %w", err)
@@ -123,40 +124,21 @@ func openAppendLog(s *server, path string, policy fsyncPolicy) (*appendLog, erro
 	}, nil
 }
 
-// replay executes the commands of an append-only file and returns the
-// length of its whole commands; what follows them is an incomplete
-// command.
-func (s *server) replay(data []byte) (int, error) {
-	c := &client{srv: s, replaying: true}
-	pos := 0
-	for pos < len(data) {
-		if data[pos] != '*' {
-			return pos, fmt.Errorf("bad file format at offset %d", pos)
-		}
-		args, n, err := c.parser.parse(data[pos:])
-		if err != nil {
-			return pos, fmt.Errorf("bad file format at offset %d: %w", pos, err)
-		}
-		if n == 0 {
-			break
-		}
-		if len(args) > 0 {
-			if cmd, _ := lookupCommand(args); cmd == nil || !cmd.write {
-				return pos, fmt.Errorf("unexpected command %q at offset %d", truncate(args[0], 64), pos)
-			}
-			c.execute(args)
-			c.out = c.out[:0]
-		}
-		pos += n
-	}
-	return pos, nil
-}
-
 // append adds a command to the log. The caller holds the locks of the keys
 // the command wrote.
 func (a *appendLog) append(args ...[]byte) {
 	a.mu.Lock()
 	a.pending = appendCommand(a.pending, args...)
+	a.mu.Unlock()
+}
+
+// appendDeletion adds "DEL key" to the log: the keyspace's logExpired.
+// The caller holds the lock of key's shard.
+func (a *appendLog) appendDeletion(key string) {
+	a.mu.Lock()
+	a.pending = appendArrayLen(a.pending, 2)
+	a.pending = appendBulk(a.pending, wordDEL)
+	a.pending = appendBulkString(a.pending, key)
 	a.mu.Unlock()
 }
 

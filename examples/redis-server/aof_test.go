@@ -11,8 +11,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestAOFReplay writes with every kind of write command, restarts the
@@ -73,7 +75,7 @@ func dumpKeyspace(t *testing.T, srv *server) string {
 		s := &srv.db.shards[i]
 		s.mu.RLock()
 		for key, e := range s.entries {
-			if e.expired() {
+			if s.expired(e) {
 				continue
 			}
 			ttl := int64(-1)
@@ -112,6 +114,67 @@ func TestAOFLogsAbsoluteExpiry(t *testing.T) {
 	if strings.Count(log, "PXAT") != 2 || !strings.Contains(log, "PEXPIREAT") || strings.Contains(log, "\r\nEX\r\n") || strings.Contains(log, "SETEX") {
 		t.Errorf("append-only file:\n%q", log)
 	}
+}
+
+// TestAOFReplayKeepsExpiryTimes restarts a server, on a clock the test
+// moves, after keys' first expiry times have passed but their later ones
+// have not: the replay must rebuild the keyspace the clients were
+// answered, neither expiring keys by the time of the replay nor reviving
+// them.
+func TestAOFReplayKeepsExpiryTimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "appendonly.aof")
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
+	cfg := config{aofPath: path, appendFsync: fsyncAlways, now: clock.Load}
+	ts := startServer(t, cfg)
+	rc := dialRaw(t, "tcp", ts.tcpAddr)
+	rc.send(cmd("SET", "k", "v", "EX", "2") + cmd("SET", "c", "1", "EX", "2") + cmd("INCR", "c") +
+		cmd("SET", "short", "1", "PX", "2000") + cmd("INCR", "short") +
+		cmd("SET", "lazy", "1", "PX", "500") + cmd("SET", "ap", "x", "PX", "500"))
+	for _, want := range []string{"+OK\r\n", "+OK\r\n", ":2\r\n", "+OK\r\n", ":2\r\n", "+OK\r\n", "+OK\r\n"} {
+		rc.mustReply(want)
+	}
+	clock.Add(1000)
+	// lazy and ap have expired: these write new keys, without a TTL.
+	rc.send(cmd("EXPIRE", "k", "100") + cmd("EXPIRE", "c", "100") + cmd("GET", "lazy") + cmd("INCR", "lazy") + cmd("APPEND", "ap", "y") +
+		cmd("SET", "m", "5") + cmd("PEXPIRE", "m", "1000") + cmd("INCR", "m"))
+	for _, want := range []string{":1\r\n", ":1\r\n", "$-1\r\n", ":1\r\n", ":1\r\n", "+OK\r\n", ":1\r\n", ":6\r\n"} {
+		rc.mustReply(want)
+	}
+	ts.stop(t)
+
+	// 2.5 s after the SETs: their 2 s have passed, the EXPIREs' 100 s not.
+	clock.Add(1500)
+	ts = startServer(t, cfg)
+	rc = dialRaw(t, "tcp", ts.tcpAddr)
+	for _, check := range []struct{ request, want string }{
+		{cmd("GET", "k"), "$1\r\nv\r\n"},
+		{cmd("PTTL", "k"), ":98500\r\n"},
+		{cmd("GET", "c"), "$1\r\n2\r\n"},
+		{cmd("PTTL", "c"), ":98500\r\n"},
+		{cmd("GET", "short"), "$-1\r\n"},
+		{cmd("GET", "m"), "$-1\r\n"},
+		{cmd("GET", "lazy"), "$1\r\n1\r\n"},
+		{cmd("PTTL", "lazy"), ":-1\r\n"},
+		{cmd("GET", "ap"), "$1\r\ny\r\n"},
+		{cmd("PTTL", "ap"), ":-1\r\n"},
+		{cmd("DBSIZE"), ":4\r\n"},
+		// short expired before the restart; it comes back new.
+		{cmd("INCR", "short"), ":1\r\n"},
+	} {
+		rc.send(check.request)
+		rc.mustReply(check.want)
+	}
+	ts.stop(t)
+
+	// The key that expired while the file was replayed is gone from the
+	// second replay too, and the one written after it is back.
+	ts = startServer(t, cfg)
+	rc = dialRaw(t, "tcp", ts.tcpAddr)
+	rc.send(cmd("GET", "short") + cmd("PTTL", "short") + cmd("GET", "c"))
+	rc.mustReply("$1\r\n1\r\n")
+	rc.mustReply(":-1\r\n")
+	rc.mustReply("$1\r\n2\r\n")
 }
 
 // TestAOFTruncatedTail starts on a file whose last command was cut short,

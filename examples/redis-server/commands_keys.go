@@ -134,7 +134,7 @@ func expireGeneric(c *client, args [][]byte, inSeconds, absolute bool, name stri
 		}
 		when *= 1000
 	}
-	now := nowMillis()
+	now := c.srv.db.now()
 	if !absolute {
 		if when > math.MaxInt64-now {
 			c.replyInvalidExpire(name)
@@ -151,7 +151,10 @@ func expireGeneric(c *client, args [][]byte, inSeconds, absolute bool, name stri
 		c.replyInt(0)
 		return
 	}
-	if when <= now {
+	// A time in the past deletes the key, except in a replay, which
+	// expires nothing: the file logs such a deletion as DEL, so a past
+	// time there is one that has passed since.
+	if when <= now && !c.srv.db.loading {
 		s.remove(e)
 		c.propagate(wordDEL, key)
 	} else {
@@ -187,7 +190,7 @@ func ttlGeneric(c *client, args [][]byte, inMillis bool) {
 	case expireAt == 0:
 		c.replyInt(-1)
 	default:
-		left := expireAt - nowMillis()
+		left := expireAt - c.srv.db.now()
 		if left < 0 {
 			left = 0
 		}
@@ -225,7 +228,7 @@ func cmdKeys(c *client, args [][]byte) {
 	db := c.srv.db
 	c.replyScratch = c.replyScratch[:0]
 	found := 0
-	now := nowMillis()
+	now := c.srv.db.now()
 	for i := range db.shards {
 		s := &db.shards[i]
 		s.mu.RLock()

@@ -93,9 +93,9 @@ func parseSetOptions(args [][]byte) (setOptions, bool) {
 
 // expireTime turns the argument of SET's EX/PX/EXAT/PXAT or of SETEX and
 // PSETEX into an absolute unix time in milliseconds, with Redis's checks:
-// an integer, positive, and not overflowing. It returns an error reply, or
-// "".
-func expireTime(arg []byte, inSeconds, absolute bool, cmdName string) (int64, string) {
+// an integer, positive, and not overflowing. A relative time counts from
+// now. It returns an error reply, or "".
+func expireTime(arg []byte, inSeconds, absolute bool, now int64, cmdName string) (int64, string) {
 	n, ok := parseRedisInt(arg)
 	if !ok {
 		return 0, errNotInteger
@@ -108,7 +108,6 @@ func expireTime(arg []byte, inSeconds, absolute bool, cmdName string) (int64, st
 		n *= 1000
 	}
 	if !absolute {
-		now := nowMillis()
 		if n > math.MaxInt64-now {
 			return 0, invalid
 		}
@@ -126,7 +125,7 @@ func cmdSet(c *client, args [][]byte) {
 	var expireAt int64
 	if opts.expire != nil {
 		var errMsg string
-		if expireAt, errMsg = expireTime(opts.expire, opts.inSeconds, opts.absolute, "set"); errMsg != "" {
+		if expireAt, errMsg = expireTime(opts.expire, opts.inSeconds, opts.absolute, c.srv.db.now(), "set"); errMsg != "" {
 			c.replyError(errMsg)
 			return
 		}
@@ -196,7 +195,7 @@ func cmdPSetEX(c *client, args [][]byte) { setWithExpiry(c, args, false, "psetex
 
 // setWithExpiry is SETEX and PSETEX: key, relative expiry, value.
 func setWithExpiry(c *client, args [][]byte, inSeconds bool, name string) {
-	expireAt, errMsg := expireTime(args[2], inSeconds, false, name)
+	expireAt, errMsg := expireTime(args[2], inSeconds, false, c.srv.db.now(), name)
 	if errMsg != "" {
 		c.replyError(errMsg)
 		return

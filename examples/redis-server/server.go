@@ -29,6 +29,10 @@ type config struct {
 	// writes that are not on disk, so Redis exits, and so does main. Nil
 	// only refuses further writes, as with the other policies.
 	onAOFFailure func(error)
+	// now is the clock keys expire by, in unix milliseconds. Nil is the
+	// system's; tests pass one they move, to restart a server later
+	// without waiting.
+	now func() int64
 }
 
 // listenAddrs are the evio addresses of the configuration.
@@ -72,13 +76,20 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(), startTime: time.Now()}
+	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now()}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
 		if err != nil {
 			return nil, err
 		}
 		s.aof = aof
+		s.db.logExpired = aof.appendDeletion
+		// The replay expired nothing; keys whose time passed while the
+		// server was down go now, and are logged as deleted, so that the
+		// next replay does not build on them either.
+		if n := s.db.deleteExpired(); n > 0 {
+			cfg.logf("append-only file %s: deleted %d keys that expired while the server was down", cfg.aofPath, n)
+		}
 	}
 	return s, nil
 }

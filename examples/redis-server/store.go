@@ -19,9 +19,29 @@ const shardCount = 64
 // reads, changes and (for a write) logs to the append-only file, so that
 // the file records writes to one key in the order they happened. KEYS and
 // DBSIZE lock one shard at a time; FLUSHDB and FLUSHALL lock them all.
+//
+// Expiry and the append-only file: the file must replay to the keyspace
+// the clients were answered whatever the clock says at the replay. So
+// expiries are logged as absolute times, a key deleted because it expired
+// is logged as deleted (DEL), like any other deletion, and while the file
+// is replayed no key expires (loading): every logged command then meets
+// the keys it met when it ran, expired or not. Keys whose time passed
+// while the server was down are deleted, and logged, once the replay is
+// done (deleteExpired).
 type keyspace struct {
-	seed   maphash.Seed // immutable
-	shards [shardCount]shard
+	seed maphash.Seed // immutable
+	// now is the clock keys expire by, in unix milliseconds: the system's,
+	// or one a test moves to restart a server later. Immutable.
+	now func() int64
+	// loading stops keys expiring while the append-only file is replayed,
+	// as Redis does. Written only before the loops start.
+	loading bool
+	// logExpired, if not nil, logs the deletion of an expired key to the
+	// append-only file. Set before the loops start; called with the key's
+	// shard locked for writing, so the deletion reaches the file in order
+	// with the key's other writes.
+	logExpired func(key string)
+	shards     [shardCount]shard
 	// expireCursor is the next shard the active expiry visits; only Tick
 	// uses it.
 	expireCursor int
@@ -31,6 +51,7 @@ type keyspace struct {
 // volatile holds the subset with an expiry, so that the active expiry can
 // sample them without wading through persistent keys.
 type shard struct {
+	db       *keyspace // the keyspace of the shard, for its clock; immutable
 	mu       sync.RWMutex
 	entries  map[string]*entry
 	volatile map[string]*entry
@@ -46,17 +67,24 @@ type entry struct {
 	expireAt int64 // unix time in milliseconds; 0 for no expiry
 }
 
-func newKeyspace() *keyspace {
-	db := &keyspace{seed: maphash.MakeSeed()}
+// newKeyspace returns an empty keyspace whose keys expire by now, or by
+// the system's clock if now is nil.
+func newKeyspace(now func() int64) *keyspace {
+	if now == nil {
+		now = systemMillis
+	}
+	db := &keyspace{seed: maphash.MakeSeed(), now: now}
 	for i := range db.shards {
+		db.shards[i].db = db
 		db.shards[i].entries = make(map[string]*entry)
 		db.shards[i].volatile = make(map[string]*entry)
 	}
 	return db
 }
 
-// nowMillis is the clock keys expire by, in unix milliseconds.
-func nowMillis() int64 { return time.Now().UnixMilli() }
+// systemMillis is the system's clock in unix milliseconds, the clock keys
+// expire by unless a test sets another.
+func systemMillis() int64 { return time.Now().UnixMilli() }
 
 func (db *keyspace) shardIndex(key []byte) int {
 	return int(maphash.Bytes(db.seed, key) & (shardCount - 1))
@@ -64,10 +92,11 @@ func (db *keyspace) shardIndex(key []byte) int {
 
 func (db *keyspace) shardOf(key []byte) *shard { return &db.shards[db.shardIndex(key)] }
 
-// expired reports whether e has passed its expiry. now is fetched only for
-// keys that have one.
-func (e *entry) expired() bool {
-	return e.expireAt != 0 && e.expireAt <= nowMillis()
+// expired reports whether e, one of s's entries, has passed its expiry.
+// The clock is read only for keys that have one. Nothing expires while the
+// append-only file is replayed.
+func (s *shard) expired(e *entry) bool {
+	return e.expireAt != 0 && !s.db.loading && e.expireAt <= s.db.now()
 }
 
 // peek returns the live entry of key, or nil. It needs only the read lock,
@@ -75,7 +104,7 @@ func (e *entry) expired() bool {
 // caller, once it has unlocked, reaps it.
 func (s *shard) peek(key []byte) (e *entry, stale bool) {
 	e = s.entries[string(key)]
-	if e != nil && e.expired() {
+	if e != nil && s.expired(e) {
 		return nil, true
 	}
 	return e, false
@@ -93,8 +122,8 @@ func (s *shard) reap(key []byte) {
 // expired. The caller holds the write lock.
 func (s *shard) lookup(key []byte) *entry {
 	e := s.entries[string(key)]
-	if e != nil && e.expired() {
-		s.remove(e)
+	if e != nil && s.expired(e) {
+		s.removeExpired(e)
 		return nil
 	}
 	return e
@@ -143,6 +172,35 @@ func (s *shard) remove(e *entry) {
 	if e.expireAt != 0 {
 		delete(s.volatile, e.key)
 	}
+}
+
+// removeExpired deletes e, which has expired, and logs the deletion: a
+// replay, which expires nothing, would otherwise keep e's old value for
+// the commands that follow (an INCR or APPEND of a key that was gone
+// would build on it). The caller holds the write lock.
+func (s *shard) removeExpired(e *entry) {
+	s.remove(e)
+	if s.db.logExpired != nil {
+		s.db.logExpired(e.key)
+	}
+}
+
+// deleteExpired deletes every key that has expired and returns how many
+// there were. It runs once the append-only file is replayed, for the keys
+// whose time passed while the server was down.
+func (db *keyspace) deleteExpired() (deleted int) {
+	for i := range db.shards {
+		s := &db.shards[i]
+		s.mu.Lock()
+		for _, e := range s.volatile {
+			if s.expired(e) {
+				s.removeExpired(e)
+				deleted++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return deleted
 }
 
 // clear deletes every key. The caller holds the write lock.
@@ -264,14 +322,14 @@ func (s *shard) expireSample() (sampled, expired int) {
 	if len(s.volatile) == 0 {
 		return 0, 0
 	}
-	now := nowMillis()
+	now := s.db.now()
 	for _, e := range s.volatile {
 		if sampled == expireSampleSize {
 			break
 		}
 		sampled++
 		if e.expireAt <= now {
-			s.remove(e)
+			s.removeExpired(e)
 			expired++
 		}
 	}

@@ -40,9 +40,9 @@ func TestCopyValueReusesSnugMemory(t *testing.T) {
 // TestActiveExpiry checks that keys nobody reads are deleted by Tick's
 // sampling, and that each cycle keeps to its time budget.
 func TestActiveExpiry(t *testing.T) {
-	db := newKeyspace()
+	db := newKeyspace(nil)
 	const keys = 20000
-	soon := nowMillis() + 50
+	soon := db.now() + 50
 	for i := 0; i < keys; i++ {
 		key := []byte(fmt.Sprintf("k%d", i))
 		db.shardOf(key).set(key, []byte("v"), soon)
