@@ -51,8 +51,9 @@
 //
 // Serve returns an error when an address cannot be listened on, or when the
 // server fails as a whole (the poller itself failing). A failing connection
-// is not a server failure: it is closed, Closed reports the socket error,
-// and the other connections carry on. Running out of file descriptors
+// is not a server failure: it is closed, Closed gets the socket error (the
+// bare syscall.Errno, as evio passes it), and the other connections carry
+// on. Running out of file descriptors
 // pauses accepting with a back-off; open connections keep being served. A
 // panic in an event is recovered into a *PanicError (see Events.NoRecover).
 //

@@ -53,9 +53,11 @@ type Options struct {
 	// the callee owns and may keep.
 	ReuseInputBuffer bool
 	// MaxOutput bounds the bytes queued for the connection and not yet
-	// taken by its peer; 0 means 64 MiB. While the queue is at the bound,
-	// the connection is not read from, so a peer that sends but does not
-	// read is held back by TCP flow control. An event that returns output
+	// taken by its peer (beyond what the socket's buffer holds); 0 means
+	// 64 MiB, and any positive int means what it says. While the queue is
+	// at the bound, the connection is not read from, so a peer that sends
+	// but does not read is held back by TCP flow control; reading resumes
+	// as soon as the queue falls below it. An event that returns output
 	// while the queue is at the bound closes the connection instead, and
 	// Closed gets ErrOutputLimit: output pushed (by Wake) to a peer that
 	// does not keep up cannot grow without bound. The output of one event
@@ -98,10 +100,13 @@ type Events struct {
 	// not fire for UDP.
 	Opened func(c Conn) (out []byte, opts Options, action Action)
 	// Closed fires once when a connection has closed: after the peer's EOF
-	// and after a Close action (err is nil), after a socket error (err
-	// says what failed) and at shutdown (err is nil). It does not fire for
-	// detached connections or for UDP. Returning Shutdown shuts the server
-	// down; other actions are ignored.
+	// and after a Close action (err is nil), after a socket error (err is
+	// the syscall.Errno of the failed read or write, itself, as evio passes
+	// it: err == syscall.ECONNRESET holds), when its output bound cut it
+	// (ErrOutputLimit), after a panic in its events (*PanicError) and at
+	// shutdown (err is nil). It does not fire for detached connections or
+	// for UDP. Returning Shutdown shuts the server down; other actions are
+	// ignored.
 	Closed func(c Conn, err error) (action Action)
 	// Detached fires after a Detach action, once the connection's pending
 	// output has been written. The connection has left its loop: rwc is a

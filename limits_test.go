@@ -228,7 +228,13 @@ func TestTotalOutputBound(t *testing.T) {
 // and the connection was never read.
 func TestMaxOutputAboveTwoGiB(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		for _, max := range []int{math.MaxInt, 1<<31 + 1, 1 << 32} {
+		// 2 GiB and above, where int is 64 bits.
+		maxes := []int{math.MaxInt}
+		if math.MaxInt > math.MaxInt32 {
+			twoGiB := int64(1) << 31
+			maxes = append(maxes, int(twoGiB+1), int(2*twoGiB))
+		}
+		for _, max := range maxes {
 			events := echoEvents()
 			events.Opened = func(c Conn) ([]byte, Options, Action) {
 				return nil, Options{MaxOutput: max}, None

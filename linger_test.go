@@ -3,6 +3,7 @@ package evio
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"sync"
 	"syscall"
@@ -15,7 +16,7 @@ import (
 // reads nothing, with a small receive buffer, leaves the server's close
 // unsettled (output not acknowledged) for the whole linger.
 // echoing receives the server's Conn of each echo connection.
-func lingeringServer(t *testing.T, e engine) (s *testServer, echoing <-chan Conn) {
+func lingeringServer(t testing.TB, e engine) (s *testServer, echoing <-chan Conn) {
 	out := bytes.Repeat([]byte("L"), 64<<10)
 	opened := make(chan Conn, 1)
 	events := Events{
@@ -35,7 +36,7 @@ func lingeringServer(t *testing.T, e engine) (s *testServer, echoing <-chan Conn
 
 // dialNonReader connects a client that never reads, with a small receive
 // buffer.
-func dialNonReader(t *testing.T, addr string) net.Conn {
+func dialNonReader(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
@@ -157,4 +158,39 @@ func TestOpenedCloseLingers(t *testing.T) {
 			t.Fatalf("received %d of %d bytes before the close", len(got), len(out))
 		}
 	})
+}
+
+// BenchmarkEchoWhileLingering is an echo round trip while 0 or 400 closed
+// connections linger, their output unacknowledged. Lingering should cost
+// the loop nothing per iteration: the two should be level. (Each lingers
+// at most 2 s, so run it with -benchtime=5000x or so.)
+func BenchmarkEchoWhileLingering(b *testing.B) {
+	for _, e := range engines {
+		for _, lingering := range []int{0, 400} {
+			b.Run(fmt.Sprintf("%s/lingering=%d", e.name, lingering), func(b *testing.B) {
+				s, echoing := lingeringServer(b, e)
+				echo := s.dial(1)
+				sc := <-echoing
+				for i := 0; i < lingering; i++ {
+					dialNonReader(b, s.addrs[0].String())
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for lingeringNow(sc) != int64(lingering) && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+				msg, buf := []byte("ping\n"), make([]byte, 5)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := roundTrip(echo, msg, buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				if n := lingeringNow(sc); n != int64(lingering) {
+					b.Fatalf("%d of %d connections lingering at the end: run it shorter", n, lingering)
+				}
+			})
+		}
+	}
 }

@@ -111,7 +111,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, e engine)) {
 
 // testServer is a Serve call running in the background.
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	addrs    []net.Addr
 	numLoops int
 	stop     atomic.Bool
@@ -123,7 +123,7 @@ type testServer struct {
 // startServer runs Serve on a goroutine and returns once Serving has fired.
 // Unless events has its own Tick, the server gets one that shuts it down
 // when Stop is called. The server is stopped at the end of the test.
-func startServer(t *testing.T, events Events, addrs ...string) *testServer {
+func startServer(t testing.TB, events Events, addrs ...string) *testServer {
 	t.Helper()
 	s := &testServer{t: t, done: make(chan error, 1)}
 	serving := make(chan struct{})

@@ -88,7 +88,7 @@ func TestTimersNotDueCostNothing(t *testing.T) {
 func BenchmarkTimersNotDue(b *testing.B) {
 	var h timerHeap
 	for i := 0; i < 100000; i++ {
-		h.schedule(&testTimer{}, int64(1e12+i), 0)
+		h.schedule(&testTimer{}, 1e12+int64(i), 0)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

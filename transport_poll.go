@@ -1,0 +1,177 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package evio
+
+import (
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/evio-go/evio/internal/poll"
+	"github.com/evio-go/evio/internal/socket"
+	"golang.org/x/sys/unix"
+)
+
+// pollTransport is the poll engine's transport for one loop.
+type pollTransport struct {
+	l         *loop
+	poller    *poll.Poller
+	listeners []*pollListener // those whose home is this loop, by token
+	iov       [maxIovecs]unix.Iovec
+}
+
+// connToken is a connection's poller token: its slot, and its generation,
+// which tells its events from those of an earlier connection in the same
+// slot or on the same descriptor number.
+func connToken(c *conn) uint64 { return uint64(c.gen)<<32 | uint64(uint32(c.slot)) }
+
+func pollInterest(in interest) poll.Interest {
+	var p poll.Interest
+	if in&wantRead != 0 {
+		p |= poll.Readable
+	}
+	if in&wantWrite != 0 {
+		p |= poll.Writable
+	}
+	return p
+}
+
+func (t *pollTransport) poll(timeout time.Duration) error {
+	n, err := t.poller.Wait(timeout)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		t.dispatch(t.poller.Event(i))
+	}
+	return nil
+}
+
+// dispatch hands one event to the listener or the connection its token
+// names; an event of a connection that has gone since is dropped.
+func (t *pollTransport) dispatch(token uint64, pr poll.Ready) {
+	slot, gen := int32(uint32(token)), uint32(token>>32)
+	if gen == 0 {
+		ln := t.listeners[slot]
+		switch {
+		case !ln.watched:
+		case ln.origin.datagram:
+			t.readDatagrams(ln)
+		default:
+			t.accept(ln)
+		}
+		return
+	}
+	c := t.l.connAt(slot, gen)
+	if c == nil {
+		return
+	}
+	var r ready
+	if pr.IsReadable() {
+		r |= readyRead
+	}
+	if pr.IsWritable() {
+		r |= readyWrite
+	}
+	if pr.IsHangup() {
+		r |= readyHangup
+	}
+	if pr.IsError() {
+		r |= readyError
+	}
+	t.l.serve(c, r)
+}
+
+func (t *pollTransport) wake()        { t.poller.Wake() }
+func (t *pollTransport) handle(*task) {} // the poll engine posts no taskIO
+
+func (t *pollTransport) register(c *conn, want interest) error {
+	return t.poller.Add(int(c.fd), connToken(c), pollInterest(want))
+}
+
+func (t *pollTransport) arm(c *conn, want interest) error {
+	return t.poller.Modify(int(c.fd), connToken(c), pollInterest(c.armed), pollInterest(want))
+}
+
+func (t *pollTransport) read(c *conn, p []byte) (int, error) {
+	n, err := socket.Read(int(c.fd), p)
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return 0, errAgain
+		}
+		return 0, err // the bare errno, as evio passes it to Closed
+	}
+	return n, nil
+}
+
+func (t *pollTransport) write(c *conn) error {
+	for written := 0; c.out.Len() > 0 && written < writeBudget; {
+		n, full, err := t.writeOnce(c, writeBudget-written)
+		if n > 0 {
+			t.l.wrote(c, n)
+			written += n
+		}
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			return nil
+		case err != nil:
+			return err
+		case full:
+			return nil // the socket buffer is full
+		}
+	}
+	return nil
+}
+
+func (t *pollTransport) drained(c *conn) bool { return true }
+
+func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd)) }
+
+func (t *pollTransport) shutdownWrite(c *conn) error {
+	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
+}
+
+func (t *pollTransport) setKeepAlive(c *conn, period time.Duration) {
+	socket.SetKeepAlive(int(c.fd), period)
+}
+
+// close closes c's socket, which also takes it out of the poller: one
+// system call.
+func (t *pollTransport) close(c *conn) {
+	t.poller.Release(int(c.fd))
+	unix.Close(int(c.fd))
+}
+
+// detach hands c's socket to package net: Detached gets an ordinary
+// net.Conn, with deadlines and CloseWrite, on Go's own poller.
+func (t *pollTransport) detach(c *conn) (io.ReadWriteCloser, error) {
+	fd := int(c.fd)
+	if err := t.poller.Delete(fd, pollInterest(c.armed)); err != nil {
+		t.close(c)
+		return nil, err
+	}
+	t.poller.Release(fd)
+	f := os.NewFile(uintptr(fd), "evio-detached")
+	nc, err := net.FileConn(f) // a duplicate managed by package net
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
+func (t *pollTransport) sendTo(o *origin, to socket.Addr, b []byte) {
+	unix.Sendto(o.fd, b, 0, to.Sockaddr(o.family))
+}
+
+func (t *pollTransport) stopAccepting() {
+	for _, ln := range t.listeners {
+		t.l.timers.cancel(ln)
+		if ln.watched {
+			t.poller.Delete(ln.origin.fd, poll.Readable)
+			ln.watched = false
+		}
+	}
+}
+
