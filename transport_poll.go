@@ -174,4 +174,3 @@ func (t *pollTransport) stopAccepting() {
 		}
 	}
 }
-
