@@ -5,11 +5,20 @@
 #   benchmarks/run.sh quick            # smoke run: 3 short rounds, about 4 minutes
 #   benchmarks/run.sh full             # the comparison: 10 rounds, about 20 minutes
 #   benchmarks/run.sh quick -workloads echo,http -servers evio,gnet,c-floor
+#   BASELINE=0ad59c6 benchmarks/run.sh full   # this work tree against 0ad59c6
 #
 # Extra arguments go to benchrun (bin/benchrun -h lists them). Results land
 # in benchmarks/results/<date>_<time>-<mode>.{md,csv,json,log,png}; a full
 # run also refreshes results/latest.png, the chart README.md shows.
 # The server runs on CPU 0 and the load on CPU 1 (SERVER_CPU, LOAD_CPU).
+#
+# BASELINE=<git revision> adds the row evio-baseline: that revision's own
+# evio servers (benchmarks/servers/evio-*), built against that revision's
+# library into bin/baseline-*, run in the same rounds as the work tree's, so
+# every table gets evio's paired ratio to it (÷ baseline): the before/after
+# figure a change to the hot path quotes. The revision is extracted with git
+# archive into a temporary directory, removed on exit; the work tree is not
+# touched. Such a run leaves results/latest.png as it is.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,8 +27,13 @@ readonly bin="$here/bin"
 readonly results="$here/results"
 readonly server_cpu="${SERVER_CPU:-0}"
 readonly load_cpu="${LOAD_CPU:-1}"
+readonly baseline="${BASELINE:-}"
 
 driver_pid=""
+# baseline_tree is the temporary copy of the BASELINE revision, while it
+# exists; baseline_rev is that revision's short hash once its servers built.
+baseline_tree=""
+baseline_rev=""
 
 die() {
 	echo "run.sh: $*" >&2
@@ -27,7 +41,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -83,6 +97,52 @@ build() {
 	done
 }
 
+# build_baseline builds the evio servers of revision $BASELINE into
+# bin/baseline-<proto>. Each is built inside the extracted revision's own
+# benchmarks/ module, so that its replace => ../ resolves to that revision's
+# library, not to the work tree's. Binaries of an earlier BASELINE run are
+# removed first: benchrun adds the row whenever they exist.
+build_baseline() {
+	rm -f "$bin"/baseline-*
+	[[ -n "$baseline" ]] || return 0
+	local repo commit
+	repo="$(git -C "$here" rev-parse --show-toplevel)" || die "BASELINE needs $here to be in a git repository"
+	commit="$(git -C "$repo" rev-parse --verify --quiet "$baseline^{commit}")" ||
+		die "BASELINE=$baseline is not a revision of $repo"
+	baseline_rev="$(git -C "$repo" rev-parse --short "$commit")"
+	baseline_tree="$(mktemp -d "${TMPDIR:-/tmp}/evio-baseline.XXXXXX")"
+	echo "run.sh: building the evio servers of BASELINE=$baseline ($baseline_rev)"
+	git -C "$repo" archive "$commit" | tar -x -C "$baseline_tree"
+	local module="$baseline_tree/benchmarks"
+	[[ -f "$module/go.mod" ]] || die "revision $baseline_rev has no benchmarks/go.mod"
+	# A revision with benchmarks/go.work is a workspace of its own; an older
+	# one is built as the lone module it is, whatever go.work sits above the
+	# temporary directory or GOWORK names.
+	local workspace=off
+	if [[ -f "$module/go.work" ]]; then
+		workspace="$module/go.work"
+	fi
+	local proto built=0
+	for proto in echo http redis; do
+		if [[ ! -d "$module/servers/evio-$proto" ]]; then
+			echo "run.sh: warning: revision $baseline_rev has no benchmarks/servers/evio-$proto; no baseline for $proto" >&2
+			continue
+		fi
+		(cd "$module" && GOWORK="$workspace" go build -o "$bin/baseline-$proto" "./servers/evio-$proto") ||
+			die "benchmarks/servers/evio-$proto of revision $baseline_rev does not build"
+		built=$((built + 1))
+	done
+	((built > 0)) || die "revision $baseline_rev has none of the evio servers; nothing to compare against"
+	remove_baseline_tree
+}
+
+remove_baseline_tree() {
+	if [[ -n "$baseline_tree" ]]; then
+		rm -rf "$baseline_tree"
+		baseline_tree=""
+	fi
+}
+
 # stop_driver ends the benchmark driver by its PID; the driver ends every
 # server and load tool it started, by PID, and writes what it measured.
 stop_driver() {
@@ -97,8 +157,12 @@ stop_driver() {
 run_driver() {
 	local mode="$1" name="$2"
 	shift 2
+	local baseline_args=()
+	if [[ -n "$baseline_rev" ]]; then
+		baseline_args=(-baseline-rev "$baseline_rev")
+	fi
 	taskset -c "$load_cpu" "$bin/benchrun" -mode "$mode" -name "$name" -bin "$bin" -out "$results" \
-		-server-cpu "$server_cpu" -load-cpu "$load_cpu" "$@" &
+		-server-cpu "$server_cpu" -load-cpu "$load_cpu" "${baseline_args[@]}" "$@" &
 	driver_pid=$!
 	wait "$driver_pid"
 	driver_pid=""
@@ -115,12 +179,15 @@ main() {
 	check_tools
 	check_cpus
 	raise_nofile
-	trap stop_driver EXIT
+	trap 'stop_driver; remove_baseline_tree' EXIT
 	trap 'exit 130' INT TERM
 	build
+	build_baseline
 	run_driver "$mode" "$name" "$@"
 	"$bin/benchchart" -o "$results/$name.png" "$results/$name.json"
-	if [[ "$mode" == full ]]; then
+	# A BASELINE run compares two revisions of evio; the README's chart
+	# compares evio with its peers, so it stays as it is.
+	if [[ "$mode" == full && -z "$baseline_rev" ]]; then
 		cp "$results/$name.png" "$results/latest.png"
 	fi
 	echo "run.sh: done in $((SECONDS - start)) s: $results/$name.md (chart $name.png, raw data $name.csv/.json, tool output $name.log)"

@@ -48,6 +48,9 @@ func readEnv(c *config) []setting {
 		{"taskset", firstLine("taskset", "--version")},
 		{"evio revision", evioRevision()},
 	}
+	if c.baselineRev != "" {
+		s = append(s, setting{"evio-baseline revision", c.baselineRev + " (BASELINE: its own benchmarks/servers/evio-*, built against that revision of the library)"})
+	}
 	return append(s, moduleVersions(c.bin)...)
 }
 

@@ -36,7 +36,8 @@ type config struct {
 	gomaxprocs         int
 	bin, out, name     string
 	only, workloads    []string
-	examples           bool // add the repository's example servers as a row
+	examples           bool   // add the repository's example servers as a row
+	baselineRev        string // revision of bin/baseline-*, "" without them
 }
 
 // modes are the presets of run.sh. quick is a smoke run of about four
@@ -69,6 +70,7 @@ func parseFlags() *config {
 	only := flag.String("servers", "", "comma-separated servers to run (default: all; gnet and c-floor are needed for ratios)")
 	wls := flag.String("workloads", "", "comma-separated workloads to run (default: all)")
 	flag.BoolVar(&c.examples, "examples", false, "add evio's examples/http-server and examples/redis-server as a row (run.sh builds them)")
+	flag.StringVar(&c.baselineRev, "baseline-rev", "", "git revision bin/baseline-* were built from (run.sh sets it from BASELINE); names the evio-baseline row")
 	flag.Parse()
 
 	preset, ok := modes[c.mode]
@@ -122,10 +124,14 @@ func main() {
 	cfg := parseFlags()
 
 	h := &harness{cfg: cfg, redisRate: map[string]float64{}}
-	for _, s := range allServers(cfg.bin, cfg.examples) {
+	all := allServers(cfg.bin, cfg.examples, cfg.baselineRev)
+	for _, s := range all {
 		if len(cfg.only) == 0 || slices.Contains(cfg.only, s.name) {
 			h.servers = append(h.servers, s)
 		}
+	}
+	if err := checkServerNames(cfg, all); err != nil {
+		log.Fatal(err)
 	}
 	for _, w := range allWorkloads() {
 		if len(cfg.workloads) == 0 || slices.Contains(cfg.workloads, w.name) {
@@ -195,6 +201,31 @@ func (h *harness) runRound(round int) {
 			log.Print(progressLine(h.cfg, smp))
 		}
 	}
+}
+
+// checkServerNames refuses a run that would silently leave out a server
+// asked for: a misspelt -servers name, or a baseline that was not built.
+func checkServerNames(c *config, all []server) error {
+	var names []string
+	for _, s := range all {
+		names = append(names, s.name)
+	}
+	if c.baselineRev != "" && !slices.Contains(names, refBaseline) {
+		return fmt.Errorf("-baseline-rev %s: no baseline servers in %s (run.sh builds them with BASELINE set)", c.baselineRev, c.bin)
+	}
+	for _, want := range c.only {
+		if slices.Contains(names, want) {
+			continue
+		}
+		switch want {
+		case refBaseline:
+			return fmt.Errorf("-servers %s: no baseline servers in %s; run run.sh with BASELINE=<git revision>", want, c.bin)
+		case "evio-examples":
+			return fmt.Errorf("-servers %s: needs -examples and the example servers built by run.sh", want)
+		}
+		return fmt.Errorf("-servers: unknown server %q; the servers are %s", want, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 func (h *harness) protoFor(w workload, s server) string {

@@ -90,6 +90,13 @@ type Summary struct {
 	CPUPerConn      *Spread  `json:"cpu_us_per_conn,omitempty"` // idle only
 	Errors          int64    `json:"errors"`
 	Failures        []string `json:"failures,omitempty"`
+
+	// Evio's row only, in a run with the evio-baseline row: the ratio of
+	// evio's metric to the baseline's in the same round, and how many
+	// rounds it was below (absent when none was). Both are absent from
+	// every other row, so results without a baseline read as before.
+	VsBaseline          *Spread `json:"vs_baseline,omitempty"`
+	CheaperThanBaseline int     `json:"cheaper_than_baseline,omitempty"`
 }
 
 // Results is everything a run writes; the JSON file holds it whole.
@@ -152,7 +159,7 @@ func summarize(samples []Sample, workload, srv string) Summary {
 			ok[s.Round][s.Server] = s
 		}
 	}
-	var val, gnet, floor, rps, p50, p99, allocs, perConn []float64
+	var val, gnet, floor, baseline, rps, p50, p99, allocs, perConn []float64
 	for _, round := range ok {
 		s, have := round[srv]
 		if !have {
@@ -186,8 +193,18 @@ func summarize(samples []Sample, workload, srv string) Summary {
 		if ref, have := round[refFloor]; have {
 			floor = append(floor, s.metric()/ref.metric())
 		}
+		// The baseline is the same library before a change: only the
+		// library's own row is read against it.
+		if ref, have := round[refBaseline]; have && srv == ours {
+			r := s.metric() / ref.metric()
+			baseline = append(baseline, r)
+			if r < 1 {
+				sum.CheaperThanBaseline++
+			}
+		}
 	}
 	sum.Value, sum.VsGnet, sum.VsFloor = spreadOf(val), spreadOf(gnet), spreadOf(floor)
+	sum.VsBaseline = spreadOf(baseline)
 	sum.RPS, sum.P50us, sum.P99us = spreadOf(rps), spreadOf(p50), spreadOf(p99)
 	sum.AllocsPerReq, sum.CPUPerConn = spreadOf(allocs), spreadOf(perConn)
 	return sum
@@ -253,12 +270,22 @@ func markdown(res *Results) string {
 	p("A ratio is taken inside each round (the server's figure over gnet's, or over the C floor's, measured minutes apart at most) and then its median over the rounds is shown: below 1 is cheaper. See [README.md](../README.md) for the method.\n\n")
 
 	servers := orderedServers(res)
-	p("## Summary\n\nMedian paired ratio of **server CPU per request** (idle: of **RSS per connection**) to gnet's, then to the C floor's, and in how many rounds the server was cheaper than gnet.\n\n")
-	p("| workload |")
+	// With a baseline in the run, evio's ratio to it gets a column right
+	// after the baseline's own: it is the figure such a run is made for.
+	withBaseline := slices.Contains(servers, refBaseline)
+	p("## Summary\n\nMedian paired ratio of **server CPU per request** (idle: of **RSS per connection**) to gnet's, then to the C floor's, and in how many rounds the server was cheaper than gnet.")
+	if withBaseline {
+		p(" Column %s ÷ baseline: %s's figure over %s's, %s, in the same round; the median over the rounds, and in how many rounds %s was cheaper.",
+			ours, ours, refBaseline, res.Servers[refBaseline], ours)
+	}
+	p("\n\n| workload |")
 	for _, s := range servers {
 		p(" %s |", s)
+		if s == refBaseline {
+			p(" %s ÷ baseline |", ours)
+		}
 	}
-	p("\n|---|%s\n", strings.Repeat("---|", len(servers)))
+	p("\n|---|%s\n", strings.Repeat("---|", len(servers)+boolInt(withBaseline)))
 	for _, w := range res.Workloads {
 		p("| %s |", w.Name)
 		for _, s := range servers {
@@ -275,19 +302,34 @@ func markdown(res *Results) string {
 				}
 				p(" |")
 			}
+			if s == refBaseline {
+				p(" %s |", baselineCell(findSummary(res, w.Name, ours)))
+			}
 		}
 		p("\n")
 	}
-	p("\nCells: ÷ gnet / ÷ C floor (rounds cheaper than gnet).\n\n")
+	p("\nCells: ÷ gnet / ÷ C floor (rounds cheaper than gnet)")
+	if withBaseline {
+		p("; %s ÷ baseline: ÷ %s (rounds cheaper than it)", ours, refBaseline)
+	}
+	p(".\n\n")
 
 	for _, w := range res.Workloads {
 		p("## %s\n\n%s\n\n", w.Name, w.What)
 		idle := w.Name == "idle"
+		cols := []string{"server", "CPU µs/req", "÷ gnet", "÷ C floor", "cheaper than gnet"}
 		if idle {
-			p("| server | RSS B/conn | ÷ gnet | ÷ C floor | smaller than gnet | CPU µs per connection opened |\n|---|---|---|---|---|---|\n")
-		} else {
-			p("| server | CPU µs/req | ÷ gnet | ÷ C floor | cheaper than gnet | req/s | p50 µs | p99 µs | allocs/req |\n|---|---|---|---|---|---|---|---|---|\n")
+			cols = []string{"server", "RSS B/conn", "÷ gnet", "÷ C floor", "smaller than gnet"}
 		}
+		if withBaseline {
+			cols = append(cols, "÷ baseline")
+		}
+		if idle {
+			cols = append(cols, "CPU µs per connection opened")
+		} else {
+			cols = append(cols, "req/s", "p50 µs", "p99 µs", "allocs/req")
+		}
+		p("| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 		var notes []string
 		for _, s := range servers {
 			sum := findSummary(res, w.Name, s)
@@ -299,18 +341,26 @@ func markdown(res *Results) string {
 				name = "**" + s + "**"
 			}
 			if sum.Value == nil {
-				p("| %s | failed |%s\n", name, strings.Repeat(" |", 7-2*boolInt(idle)))
+				p("| %s | failed |%s\n", name, strings.Repeat(" |", len(cols)-2))
 			} else {
 				wins := "—"
 				if sum.VsGnet != nil && s != refGnet {
 					wins = fmt.Sprintf("%d/%d", sum.CheaperThanGnet, sum.VsGnet.N)
 				}
-				if idle {
-					p("| %s | %s | %s | %s | %s | %s |\n", name, spread(sum.Value, 0), ratioSpread(sum.VsGnet), ratioSpread(sum.VsFloor), wins, median(sum.CPUPerConn, 1))
-				} else {
-					p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, spread(sum.Value, 2), ratioSpread(sum.VsGnet), ratioSpread(sum.VsFloor), wins,
-						median(sum.RPS, 0), median(sum.P50us, 0), median(sum.P99us, 0), median(sum.AllocsPerReq, 2))
+				cells := []string{name, spread(sum.Value, 2-2*boolInt(idle)), ratioSpread(sum.VsGnet), ratioSpread(sum.VsFloor), wins}
+				if withBaseline {
+					vsBaseline := "—"
+					if s == ours {
+						vsBaseline = baselineSpreadCell(sum)
+					}
+					cells = append(cells, vsBaseline)
 				}
+				if idle {
+					cells = append(cells, median(sum.CPUPerConn, 1))
+				} else {
+					cells = append(cells, median(sum.RPS, 0), median(sum.P50us, 0), median(sum.P99us, 0), median(sum.AllocsPerReq, 2))
+				}
+				p("| %s |\n", strings.Join(cells, " | "))
 			}
 			if sum.Errors > 0 {
 				notes = append(notes, fmt.Sprintf("%s: %d load-tool errors over the rounds", s, sum.Errors))
@@ -434,3 +484,21 @@ func ratio(s *Spread) string {
 }
 
 func ratioSpread(s *Spread) string { return spread(s, 2) }
+
+// baselineCell is evio's summary cell against the baseline: the median
+// ratio and the rounds evio was cheaper, of the rounds with both.
+func baselineCell(sum *Summary) string {
+	if sum == nil || sum.VsBaseline == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%s (%d/%d)", ratio(sum.VsBaseline), sum.CheaperThanBaseline, sum.VsBaseline.N)
+}
+
+// baselineSpreadCell is the same with the range over the rounds, for a
+// workload's table.
+func baselineSpreadCell(sum *Summary) string {
+	if sum.VsBaseline == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%s (%d/%d)", ratioSpread(sum.VsBaseline), sum.CheaperThanBaseline, sum.VsBaseline.N)
+}

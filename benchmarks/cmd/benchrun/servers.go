@@ -19,6 +19,9 @@ const (
 	refGnet  = "gnet"
 	refFloor = "c-floor"
 	ours     = "evio"
+	// refBaseline is this library at an earlier revision (run.sh's
+	// BASELINE); only evio's figures are divided by it.
+	refBaseline = "evio-baseline"
 )
 
 // server is one row of the tables: a program per protocol it speaks.
@@ -52,8 +55,10 @@ func goServer(name, what, bin string, programs map[string]string) server {
 }
 
 // allServers lists the rows in table order. The example servers of the
-// evio repository are a row with examples, once run.sh has built them.
-func allServers(bin string, examples bool) []server {
+// evio repository are a row with examples, once run.sh has built them; the
+// baseline is a row whenever run.sh built bin/baseline-* (BASELINE set),
+// and baselineRev names the revision they were built from.
+func allServers(bin string, examples bool, baselineRev string) []server {
 	ss := []server{
 		goServer(ours, "this library, github.com/evio-go/evio, Options{ReuseInputBuffer: true}", bin,
 			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}),
@@ -106,7 +111,30 @@ func allServers(bin string, examples bool) []server {
 		ex.goStats, ex.lenient = false, true
 		ss = append(ss[:1], append([]server{ex}, ss[1:]...)...)
 	}
+	// The baseline goes right after evio, since evio's figures are read
+	// against it.
+	if progs := baselinePrograms(bin); len(progs) > 0 {
+		rev := baselineRev
+		if rev == "" {
+			rev = "unknown (no -baseline-rev)"
+		}
+		base := goServer(refBaseline, "this library at revision "+rev+" (BASELINE)", bin, progs)
+		ss = append(ss[:1], append([]server{base}, ss[1:]...)...)
+	}
 	return ss
+}
+
+// baselinePrograms lists the baseline servers run.sh built, by protocol: a
+// revision may lack some of them.
+func baselinePrograms(bin string) map[string]string {
+	progs := map[string]string{}
+	for _, proto := range []string{protoEcho, protoHTTP, protoRedis} {
+		prog := "baseline-" + proto
+		if _, err := os.Stat(filepath.Join(bin, prog)); err == nil {
+			progs[proto] = prog
+		}
+	}
+	return progs
 }
 
 // idleProto is the protocol used to hold idle connections to s: Redis when
