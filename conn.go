@@ -24,7 +24,10 @@ type Conn interface {
 	// Server.Addrs, of the address that accepted the connection.
 	AddrIndex() int
 	// LocalAddr is the local address of the connection: *net.TCPAddr,
-	// *net.UDPAddr or *net.UnixAddr.
+	// *net.UDPAddr or *net.UnixAddr. On a listener whose address names no
+	// IP it is asked of the socket the first time it is wanted (in Closed
+	// too); asked first from another goroutine after the connection closed,
+	// it can only be the listener's.
 	LocalAddr() net.Addr
 	// RemoteAddr is the peer's address: *net.TCPAddr, *net.UDPAddr or
 	// *net.UnixAddr.
@@ -42,9 +45,9 @@ type Conn interface {
 
 // conn is a connection of any engine, or the sender of one datagram: the
 // state the connection core (core.go) keeps. Fields are owned by the
-// loop's goroutine unless marked otherwise. The struct is 128 bytes: an
-// idle server's memory is mostly these, so what only some connections need
-// lives in ext.
+// loop's goroutine unless marked otherwise. The struct fits Go's 112-byte
+// size class: an idle server's memory is mostly these, so what only some
+// connections need lives in ext, and the local address is not kept.
 type conn struct {
 	loop   *loop   // immutable
 	origin *origin // immutable: the listener that accepted it
@@ -56,24 +59,57 @@ type conn struct {
 	// (any goroutine; racing callers may both convert, either result is
 	// correct). The portable engine fills it when it opens the connection.
 	addrCache atomic.Pointer[connAddrs]
-	// Addresses as accept gave them (immutable): remote, and local when
-	// the listener's address names no IP. Unused by the portable engine's
-	// stream connections.
+	// The peer's address as accept gave it (immutable); unused by the
+	// portable engine's stream connections. The local address is the
+	// listener's, or, when that names no IP, asked of the socket the first
+	// time it is wanted (transport.localAddr): most connections never are.
 	remote socket.Addr
-	local  socket.Addr
 
 	fd    int32  // poll engine: the socket (a datagram's: the listener's); -1 elsewhere
 	slot  int32  // position in loop.conns while registered; -1 otherwise
 	gen   uint32 // the loop's registration count when it was registered: tells stale poller events apart
 	timer int32  // position in loop.timers + 1; 0 when not scheduled
 
-	// woken is set by the Wake that posts the connection to its loop and
-	// cleared when the loop runs Data(c, nil): any goroutine.
-	woken atomic.Bool
+	// async holds the flags other goroutines read or set (asyncWoken,
+	// asyncSocketGone); any goroutine, atomically.
+	async atomic.Uint32
 
 	action pendingAction // what runs once the output is written
 	armed  interest      // what the transport watches now
 	flags  connFlags
+}
+
+// Bits of conn.async.
+const (
+	// asyncWoken is set by the Wake that posts the connection to its loop
+	// and cleared when the loop runs Data(c, nil).
+	asyncWoken uint32 = 1 << iota
+	// asyncSocketGone is set by the loop before the descriptor is closed or
+	// handed over: from then on its number may name another socket.
+	asyncSocketGone
+)
+
+// setAsync sets bits of c.async and reports whether any of them was clear.
+func (c *conn) setAsync(bits uint32) bool {
+	for {
+		old := c.async.Load()
+		if old&bits == bits {
+			return false
+		}
+		if c.async.CompareAndSwap(old, old|bits) {
+			return true
+		}
+	}
+}
+
+// clearAsync clears bits of c.async.
+func (c *conn) clearAsync(bits uint32) {
+	for {
+		old := c.async.Load()
+		if old&bits == 0 || c.async.CompareAndSwap(old, old&^bits) {
+			return
+		}
+	}
 }
 
 // connExt is what only some connections need: options other than the
@@ -154,18 +190,25 @@ func (c *conn) addrs() *connAddrs {
 		a.remote = net.UDPAddrFromAddrPort(c.remote.AddrPort())
 	default:
 		a.remote = net.TCPAddrFromAddrPort(c.remote.AddrPort())
-		if c.local.IsValid() {
-			a.local = net.TCPAddrFromAddrPort(c.local.AddrPort())
+		if c.origin.wildcard {
+			local, ok := c.loop.tp.localAddr(c)
+			if !ok {
+				// The socket is gone and its address was never asked
+				// for: the listener's is all that is known. Not cached,
+				// so that it is never mistaken for the real one.
+				return a
+			}
+			a.local = net.TCPAddrFromAddrPort(local.AddrPort())
 		}
 	}
 	c.addrCache.Store(a)
 	return a
 }
 
-// Wake is safe from any goroutine: only the call that sets woken posts the
-// connection, so a burst of wakes costs one atomic operation each.
+// Wake is safe from any goroutine: only the call that sets asyncWoken posts
+// the connection, so a burst of wakes costs one atomic operation each.
 func (c *conn) Wake() {
-	if c.woken.CompareAndSwap(false, true) {
+	if c.setAsync(asyncWoken) {
 		c.loop.post(task{kind: taskWake, c: c})
 	}
 }

@@ -167,10 +167,11 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 // serveWake fires Data(c, nil) for a Wake.
 func (l *loop) serveWake(c *conn) {
 	if c.ended() || c.action != pendingNone || l.stopping {
-		// Closed or closing: leave woken set, so later Wakes cost nothing.
+		// Closed or closing: leave asyncWoken set, so later Wakes cost
+		// nothing.
 		return
 	}
-	c.woken.Store(false)
+	c.clearAsync(asyncWoken)
 	if c.flags&flagDatagram != 0 {
 		l.fireDatagram(c, nil)
 		return
@@ -361,8 +362,10 @@ func (l *loop) closeConn(c *conn, err error) {
 	}
 	l.forget(c)
 	l.unregister(c)
-	l.tp.close(c)
+	// Closed fires before the socket is released, so that the
+	// connection's addresses can still be asked for in it.
 	l.fireClosed(c, err)
+	l.tp.close(c)
 }
 
 func (l *loop) fireClosed(c *conn, err error) {
@@ -452,6 +455,7 @@ func (l *loop) detach(c *conn) {
 	}
 	l.forget(c)
 	l.unregister(c)
+	c.addrs() // while the socket is still the loop's: Detached may ask
 	rwc, err := l.tp.detach(c)
 	if err != nil {
 		l.fireClosed(c, fmt.Errorf("evio: detach: %w", err))

@@ -142,13 +142,6 @@ func (t *pollTransport) accept(ln *pollListener) {
 		ln.backoff = 0
 		target := l.server.loops[l.server.balance.pick()]
 		c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
-		if ln.origin.wildcard {
-			// The listener's address names no IP: ask which one the peer
-			// reached.
-			if local, err := socket.LocalAddr(fd); err == nil {
-				c.local = local
-			}
-		}
 		if target == l {
 			l.openConn(c)
 		} else {

@@ -105,8 +105,9 @@ type Events struct {
 	// it: err == syscall.ECONNRESET holds), when its output bound cut it
 	// (ErrOutputLimit), after a panic in its events (*PanicError) and at
 	// shutdown (err is nil). It does not fire for detached connections or
-	// for UDP. Returning Shutdown shuts the server down; other actions are
-	// ignored.
+	// for UDP. It fires before the socket is released, so the connection's
+	// addresses can still be asked for. Returning Shutdown shuts the server
+	// down; other actions are ignored.
 	Closed func(c Conn, err error) (action Action)
 	// Detached fires after a Detach action, once the connection's pending
 	// output has been written. The connection has left its loop: rwc is a

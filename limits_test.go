@@ -32,28 +32,10 @@ func TestCloseWhilePeerSends(t *testing.T) {
 		}}
 		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
 		c := s.dial(0)
-		stop := make(chan struct{})
-		var writer sync.WaitGroup
-		writer.Add(1)
-		go func() { // keep sending, as a pipelining client would
-			defer writer.Done()
-			chunk := bytes.Repeat([]byte("w"), 1024)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c.SetWriteDeadline(time.Now().Add(time.Second))
-				if _, err := c.Write(chunk); err != nil {
-					return
-				}
-			}
-		}()
+		stop := keepSending(c, bytes.Repeat([]byte("w"), 1024))
 		time.Sleep(20 * time.Millisecond) // let the server take the first request, then read slowly
 		got := readAllWithin(t, c, 20*time.Second)
-		close(stop)
-		writer.Wait()
+		stop()
 		if len(got) != len(reply) {
 			t.Fatalf("received %d of %d bytes before the close", len(got), len(reply))
 		}
@@ -73,17 +55,7 @@ func TestSlowReaderBackpressure(t *testing.T) {
 			Opened: func(c Conn) ([]byte, Options, Action) {
 				return nil, Options{MaxOutput: maxOutput}, None
 			},
-			Data: func(c Conn, in []byte) ([]byte, Action) {
-				// A 16 KiB reply per newline-terminated request.
-				var out []byte
-				for _, b := range in {
-					if b == '\n' {
-						out = append(out, reply...)
-						served.Add(1)
-					}
-				}
-				return out, None
-			},
+			Data: replyPerLine(reply, &served), // 16 KiB per request
 		}
 		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
 		c := s.dial(0)
@@ -265,16 +237,7 @@ func TestNoSpinAtTotalOutputLimit(t *testing.T) {
 				opened <- c
 				return nil, Options{}, None
 			},
-			Data: func(c Conn, in []byte) ([]byte, Action) {
-				var out []byte
-				for _, b := range in {
-					if b == '\n' {
-						out = append(out, reply...)
-						served.Add(1)
-					}
-				}
-				return out, None
-			},
+			Data: replyPerLine(reply, &served),
 		}
 		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
 		c := s.dial(0)
@@ -283,28 +246,12 @@ func TestNoSpinAtTotalOutputLimit(t *testing.T) {
 		waitFor(t, "the first request", func() bool { return served.Load() == 1 })
 		// The reply is far above the total: the connection is held back.
 		// Keep sending without reading, as a pipelining client would.
-		stop := make(chan struct{})
-		var writer sync.WaitGroup
-		writer.Add(1)
-		go func() {
-			defer writer.Done()
-			filler := bytes.Repeat([]byte("f"), 1024) // no newline: no request
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
-				c.Write(filler)
-			}
-		}()
+		stop := keepSending(c, bytes.Repeat([]byte("f"), 1024)) // no newline: no request
 		time.Sleep(100 * time.Millisecond)
 		before := loopIterations(sc)
 		time.Sleep(300 * time.Millisecond)
 		spins := loopIterations(sc) - before
-		close(stop)
-		writer.Wait()
+		stop()
 		// The test server's Tick wakes loop 0 every 5 ms: about 60 in
 		// 300 ms. A spinning loop makes tens of thousands.
 		if spins > 1000 {
@@ -315,7 +262,6 @@ func TestNoSpinAtTotalOutputLimit(t *testing.T) {
 		}
 		// Now read the reply: the total falls and the connection is read
 		// again.
-		c.SetWriteDeadline(time.Time{})
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := io.CopyN(io.Discard, c, int64(len(reply))); err != nil {
 			t.Fatal(err)

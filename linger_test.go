@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,28 +131,10 @@ func TestOpenedCloseLingers(t *testing.T) {
 		}
 		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
 		c := s.dial(0)
-		stop := make(chan struct{})
-		var writer sync.WaitGroup
-		writer.Add(1)
-		go func() { // send from the start, as a pipelining client would
-			defer writer.Done()
-			chunk := bytes.Repeat([]byte("w"), 1024)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c.SetWriteDeadline(time.Now().Add(time.Second))
-				if _, err := c.Write(chunk); err != nil {
-					return
-				}
-			}
-		}()
+		stop := keepSending(c, bytes.Repeat([]byte("w"), 1024)) // from the start
 		time.Sleep(20 * time.Millisecond)
 		got := readAllWithin(t, c, 20*time.Second)
-		close(stop)
-		writer.Wait()
+		stop()
 		if len(got) != len(out) {
 			t.Fatalf("received %d of %d bytes before the close", len(got), len(out))
 		}

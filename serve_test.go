@@ -271,3 +271,37 @@ func TestServeNeedsAnAddress(t *testing.T) {
 		t.Fatal("Serve with no address succeeded")
 	}
 }
+
+// TestAddrsFirstAskedInClosed: on a listener that names no IP the local
+// address is asked of the socket only when wanted; first asked in Closed,
+// it is still the connection's own (the address the client reached), for a
+// close by the peer, by a reset and by the server.
+func TestAddrsFirstAskedInClosed(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		got := make(chan [2]string, 3)
+		events := Events{
+			Data: func(c Conn, in []byte) ([]byte, Action) { return nil, Close },
+			Closed: func(c Conn, err error) Action {
+				got <- [2]string{c.LocalAddr().String(), c.RemoteAddr().String()}
+				return None
+			},
+		}
+		s := startServer(t, events, e.addr("tcp", ":0"))
+		for _, how := range []string{"peer close", "reset", "server close"} {
+			c := s.dial(0)
+			switch how {
+			case "peer close":
+				c.Close()
+			case "reset":
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			case "server close":
+				c.Write([]byte("x"))
+			}
+			addrs := <-got
+			if addrs[0] != c.RemoteAddr().String() || addrs[1] != c.LocalAddr().String() {
+				t.Errorf("%s: Closed saw local %s remote %s, want %s and %s", how, addrs[0], addrs[1], c.RemoteAddr(), c.LocalAddr())
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package evio
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -278,3 +279,47 @@ func queuedOutput(c Conn) int { return c.(*conn).out.Len() }
 // connTableSize is the length of c's loop's connection table; from c's
 // events only.
 func connTableSize(c Conn) int { return len(c.(*conn).loop.conns) }
+
+// keepSending writes chunk to c over and over, as a pipelining client
+// would, until stop is called or a write fails other than by timing out (a
+// server that does not read makes writes time out; the next one tries
+// again).
+func keepSending(c net.Conn, chunk []byte) (stop func()) {
+	done := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, err := c.Write(chunk); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		writer.Wait()
+		c.SetWriteDeadline(time.Time{})
+	}
+}
+
+// replyPerLine is a Data event that answers each newline-terminated
+// request in its input with reply, counting them in served.
+func replyPerLine(reply []byte, served *atomic.Int64) func(Conn, []byte) ([]byte, Action) {
+	return func(c Conn, in []byte) ([]byte, Action) {
+		var out []byte
+		for _, b := range in {
+			if b == '\n' {
+				out = append(out, reply...)
+				served.Add(1)
+			}
+		}
+		return out, None
+	}
+}

@@ -68,6 +68,9 @@ type transport interface {
 	// stopAccepting stops watching the listeners this loop accepts on,
 	// for shutdown.
 	stopAccepting()
+	// localAddr asks c's socket for its local address; ok is false once
+	// the socket is gone. Any goroutine: Conn.LocalAddr calls it.
+	localAddr(c *conn) (a socket.Addr, ok bool)
 }
 
 // interest is what a connection is watched for.

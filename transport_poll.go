@@ -139,8 +139,24 @@ func (t *pollTransport) setKeepAlive(c *conn, period time.Duration) {
 // close closes c's socket, which also takes it out of the poller: one
 // system call.
 func (t *pollTransport) close(c *conn) {
+	c.setAsync(asyncSocketGone)
 	t.poller.Release(int(c.fd))
 	unix.Close(int(c.fd))
+}
+
+// localAddr asks the socket, from any goroutine. The loop sets
+// asyncSocketGone before it closes the descriptor: if the flag is still
+// clear after getsockname returned, the number named c's socket for the
+// whole call, not one that took it over since.
+func (t *pollTransport) localAddr(c *conn) (socket.Addr, bool) {
+	if c.async.Load()&asyncSocketGone != 0 {
+		return socket.Addr{}, false
+	}
+	a, err := socket.LocalAddr(int(c.fd))
+	if err != nil || c.async.Load()&asyncSocketGone != 0 {
+		return socket.Addr{}, false
+	}
+	return a, true
 }
 
 // detach hands c's socket to package net: Detached gets an ordinary
@@ -151,6 +167,7 @@ func (t *pollTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 		t.close(c)
 		return nil, err
 	}
+	c.setAsync(asyncSocketGone)
 	t.poller.Release(fd)
 	f := os.NewFile(uintptr(fd), "evio-detached")
 	nc, err := net.FileConn(f) // a duplicate managed by package net

@@ -293,6 +293,12 @@ func (t *stdTransport) sendTo(o *origin, to socket.Addr, b []byte) {
 	o.packet.WriteTo(b, net.UDPAddrFromAddrPort(to.AddrPort()))
 }
 
+// localAddr is never needed: the portable engine caches a connection's
+// addresses from package net when it opens it.
+func (t *stdTransport) localAddr(c *conn) (socket.Addr, bool) {
+	return socket.Addr{}, false
+}
+
 // stopAccepting has nothing to do: shutdown closes the listeners, which
 // ends their accept goroutines (server.onStop).
 func (t *stdTransport) stopAccepting() {}
