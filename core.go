@@ -272,7 +272,9 @@ func (l *loop) flush() {
 		l.settle(c)
 	}
 	l.dirty = l.dirty[:0]
-	l.sendReplies()
+	if !l.replies.empty() {
+		l.sendReplies()
+	}
 }
 
 // hasOutput reports whether this flush writes anything.
