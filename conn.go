@@ -65,7 +65,7 @@ type conn struct {
 	// time it is wanted (transport.localAddr): most connections never are.
 	remote socket.Addr
 
-	fd    int32  // poll engine: the socket (a datagram's: the listener's); -1 elsewhere
+	fd    int32  // poll engine: the socket; -1 elsewhere and for a datagram's sender
 	slot  int32  // position in loop.conns while registered; -1 otherwise
 	gen   uint32 // the loop's registration count when it was registered: tells stale poller events apart
 	timer int32  // position in loop.timers + 1; 0 when not scheduled
@@ -133,7 +133,6 @@ type connFlags uint16
 
 const (
 	flagReuseInput connFlags = 1 << iota // Options.ReuseInputBuffer
-	flagDatagram                         // the sender of a UDP datagram: no socket of its own
 	flagEOF                              // the peer has finished sending
 	flagDirty                            // in loop.dirty
 	flagEnded                            // Closed or Detached has fired: gone for the events, whatever the socket does
@@ -186,7 +185,7 @@ func (c *conn) addrs() *connAddrs {
 	switch {
 	case c.origin.unix:
 		a.remote = &net.UnixAddr{Net: "unix"}
-	case c.flags&flagDatagram != 0:
+	case c.origin.datagram:
 		a.remote = net.UDPAddrFromAddrPort(c.remote.AddrPort())
 	default:
 		a.remote = net.TCPAddrFromAddrPort(c.remote.AddrPort())

@@ -172,7 +172,7 @@ func (l *loop) serveWake(c *conn) {
 		return
 	}
 	c.clearAsync(asyncWoken)
-	if c.flags&flagDatagram != 0 {
+	if c.origin.datagram {
 		l.fireDatagram(c, nil)
 		return
 	}
@@ -222,15 +222,14 @@ func (l *loop) hold(c *conn) {
 // releaseHeld looks again at the connections held back for the
 // server-wide total, which has fallen below its limit.
 func (l *loop) releaseHeld() {
-	held := l.held
-	l.held = nil
-	for i, c := range held {
-		held[i] = nil
+	for i, c := range l.held {
+		l.held[i] = nil
 		c.flags &^= flagHeld
 		if !c.ended() {
 			l.markDirty(c) // flush settles it: reading again, or held again
 		}
 	}
+	l.held = l.held[:0]
 }
 
 func (l *loop) markDirty(c *conn) {

@@ -16,7 +16,8 @@ func (l *loop) serveDatagram(o *origin, from socket.Addr, in []byte) {
 	if l.stopping || l.server.events.Data == nil {
 		return
 	}
-	c := &conn{loop: l, origin: o, remote: from, fd: int32(o.fd), slot: -1, flags: flagDatagram}
+	// No socket of its own: replies leave from o's.
+	c := &conn{loop: l, origin: o, remote: from, fd: -1, slot: -1}
 	l.fireDatagram(c, in)
 }
 

@@ -144,15 +144,6 @@ func (t *stdTransport) arm(c *conn, want interest) error {
 
 func (t *stdTransport) read(c *conn, p []byte) (int, error) {
 	s := c.ext.stream
-	s.mu.Lock()
-	werr := s.werr
-	s.mu.Unlock()
-	if werr != nil {
-		// The writer failed. The socket reports an error once, so the
-		// reader may see a plain end of stream after it: the write's
-		// error is the connection's.
-		return 0, socketError(werr)
-	}
 	if !s.readable {
 		return 0, errAgain
 	}
@@ -168,6 +159,15 @@ func (t *stdTransport) read(c *conn, p []byte) (int, error) {
 			return n, nil
 		}
 		s.readable = false
+		s.mu.Lock()
+		werr := s.werr
+		s.mu.Unlock()
+		if werr != nil {
+			// The writer failed first. The socket reports an error once,
+			// so the reader may have seen a plain end of stream after it:
+			// the write's error is the connection's.
+			return 0, socketError(werr)
+		}
 		if err == io.EOF {
 			return 0, nil
 		}
@@ -259,13 +259,9 @@ func (t *stdTransport) setKeepAlive(c *conn, period time.Duration) {
 }
 
 func (t *stdTransport) close(c *conn) {
-	s := c.ext.stream
-	if s.closed {
-		return
+	if s := c.ext.stream; s.release() {
+		s.nc.Close()
 	}
-	s.closed = true
-	close(s.done)
-	s.nc.Close()
 }
 
 // detach stops the reader without losing what it read: a read deadline in
@@ -275,8 +271,7 @@ func (t *stdTransport) close(c *conn) {
 func (t *stdTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 	s := c.ext.stream
 	s.nc.SetReadDeadline(time.Unix(1, 0))
-	s.closed = true
-	close(s.done)
+	s.release()
 	if s.readerStarted {
 		<-s.readerDone
 	}
@@ -347,6 +342,17 @@ func newStdStream(nc net.Conn) *stdStream {
 		readerDone: make(chan struct{}),
 		kick:       make(chan struct{}, 1),
 	}
+}
+
+// release lets the connection's goroutines go (they end), once; it reports
+// whether this call did it.
+func (s *stdStream) release() bool {
+	if s.closed {
+		return false
+	}
+	s.closed = true
+	close(s.done)
+	return true
 }
 
 // Reads grow from stdMinRead to readBufferSize while reads fill the buffer,
