@@ -3,6 +3,7 @@ package evio
 import (
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/evio-go/evio/internal/buffer"
 	"github.com/evio-go/evio/internal/socket"
@@ -10,11 +11,18 @@ import (
 
 // Conn is a connection of a server, or for UDP the sender of one datagram.
 //
-// Its methods may be called from the events of that connection. Wake,
-// LocalAddr, RemoteAddr and AddrIndex are also safe to call from any other
-// goroutine, at any time, even after the connection has closed; Context and
-// SetContext are not synchronised, so use them from the connection's events
-// only (or guard the value yourself).
+// Its methods may be called from the events of that connection, and from
+// the functions of its timers (AfterFunc), which run on the same loop.
+// Wake, LocalAddr, RemoteAddr and AddrIndex are also safe to call from any
+// other goroutine, at any time, even after the connection has closed;
+// Context and SetContext are not synchronised, so use them from the
+// connection's events only (or guard the value yourself); the others
+// belong to the connection's loop.
+//
+// Conn is an interface that grows: methods are added to it as evio gains
+// capabilities. A test double that implements it should embed Conn (a nil
+// one is fine) and override what the test needs, so that it keeps
+// compiling when methods are added.
 type Conn interface {
 	// Context returns the value last stored by SetContext, or nil.
 	Context() interface{}
@@ -41,6 +49,48 @@ type Conn interface {
 	// For a UDP Conn, the out of that Data event is sent to the datagram's
 	// sender.
 	Wake()
+
+	// SetReadDeadline sets the time by which the connection must be done
+	// waiting for input, as net.Conn's read deadline does: when it passes
+	// (and the peer has not finished sending), the connection is closed
+	// with a reset and Closed gets ErrReadDeadline, whether or not reading
+	// is paused. Input that arrives before it is delivered as usual, and
+	// the deadline stays until it is set again; the zero time clears it.
+	// Setting it costs no system call and does not allocate after the
+	// first time. It returns net.ErrClosed once the connection has ended,
+	// and an error for a UDP Conn.
+	SetReadDeadline(t time.Time) error
+	// SetWriteDeadline sets the time by which the peer must have taken the
+	// output queued for it: when it passes with output still queued, the
+	// connection is closed with a reset and Closed gets ErrWriteDeadline;
+	// when it passes with nothing queued, output returned later closes the
+	// connection the same way, until the deadline is set again. The zero
+	// time clears it. Errors as for SetReadDeadline.
+	SetWriteDeadline(t time.Time) error
+	// SetDeadline sets both the read and the write deadline.
+	SetDeadline(t time.Time) error
+	// PauseRead stops reading the connection: no Data event with input
+	// fires, and a peer that keeps sending is held back by TCP flow
+	// control, until ResumeRead. Input already delivered is not affected;
+	// Wake, timers and Drained still fire. A no-op for a UDP Conn.
+	PauseRead()
+	// ResumeRead undoes PauseRead: input that waited is delivered, in
+	// order. Reading may still wait for the output bounds (see Options).
+	ResumeRead()
+	// QueuedOutput is the number of bytes queued for the connection that
+	// its socket has not yet taken: what Options.OutputHighWater and
+	// MaxOutput are compared with. A server that produces a large reply in
+	// steps stops when this and the output it is about to return reach
+	// its high mark, and carries on in Drained.
+	QueuedOutput() int
+	// AfterFunc runs f on the connection's loop once d has passed, as an
+	// event of the connection: its out and action are as for Data (for a
+	// UDP Conn, out goes to the datagram's sender). It starts no goroutine
+	// and no runtime timer: the loop keeps one timer heap, and sleeps
+	// until its earliest entry. The timer is stopped when the connection
+	// closes, and does not fire once the server is shutting down. After
+	// the connection has ended it returns a Timer that never fires.
+	AfterFunc(d time.Duration, f func() (out []byte, action Action)) *Timer
 }
 
 // conn is a connection of any engine, or the sender of one datagram: the
@@ -113,10 +163,24 @@ func (c *conn) clearAsync(bits uint32) {
 }
 
 // connExt is what only some connections need: options other than the
-// defaults, and the portable engine's goroutines.
+// defaults, timeouts and timers, and the portable engine's goroutines.
+// Allocated the first time one of them is set, never on the hot path.
 type connExt struct {
 	maxOutput int        // Options.MaxOutput; 0 for the default
+	highWater int        // Options.OutputHighWater, clamped; 0 for maxOutput
+	lowWater  int        // Options.OutputLowWater, clamped; 0 for the high mark
 	stream    *stdStream // the portable engine's reader and writer
+
+	// Timeouts, in loop time (monotime); 0 when not set. Input and output
+	// only record activity (active); the connection's one heap entry is
+	// moved only when a deadline comes earlier than it, and otherwise
+	// looked at when it fires (see checkDeadlines).
+	idle          int64 // Options.IdleTimeout
+	active        int64 // when input or output last moved, if idle > 0
+	readDeadline  int64
+	writeDeadline int64
+
+	timers *Timer // the connection's AfterFunc timers still to fire
 }
 
 // pendingAction is a Close or Detach that waits for the output to be
@@ -138,6 +202,11 @@ const (
 	flagEnded                            // Closed or Detached has fired: gone for the events, whatever the socket does
 	flagLingering                        // ended, but the socket stays open until the peer finishes (see closeGracefully)
 	flagHeld                             // not read from because of the server-wide output total; in loop.held
+	flagPaused                           // PauseRead
+	flagAboveHigh                        // the queue reached the high mark and has not yet fallen below the low one
+	flagCloseWrite                       // CloseWrite: shut down the sending side once the output is written
+	flagWriteClosed                      // the sending side is shut down
+	flagWriteExpired                     // the write deadline passed with nothing queued: output now fails
 )
 
 func (c *conn) ended() bool { return c.flags&flagEnded != 0 }
@@ -148,6 +217,31 @@ func (c *conn) maxOutput() int {
 		return c.ext.maxOutput
 	}
 	return defaultMaxOutput
+}
+
+// waterMarks are the queue sizes at which the connection stops being read
+// (high) and below which it is read again and Drained fires (low).
+func (c *conn) waterMarks() (high, low int) {
+	high = c.maxOutput()
+	if c.ext == nil {
+		return high, high
+	}
+	if c.ext.highWater > 0 && c.ext.highWater < high {
+		high = c.ext.highWater
+	}
+	low = high
+	if c.ext.lowWater > 0 && c.ext.lowWater < high {
+		low = c.ext.lowWater
+	}
+	return high, low
+}
+
+// extend returns c.ext, allocating it the first time.
+func (c *conn) extend() *connExt {
+	if c.ext == nil {
+		c.ext = new(connExt)
+	}
+	return c.ext
 }
 
 // origin is where a connection came from: for now always a listener
@@ -212,12 +306,15 @@ func (c *conn) Wake() {
 	}
 }
 
-// timerIndex and onTimer make a connection a timerTarget: its one timer is
-// the re-check of a lingering close.
+// timerIndex and onTimer make a connection a timerTarget. Its one entry in
+// the heap serves its deadlines and idle timeout while it is open, and the
+// re-check of its lingering close after.
 func (c *conn) timerIndex() *int32 { return &c.timer }
 
 func (c *conn) onTimer(l *loop, now, arg int64) {
 	if c.flags&flagLingering != 0 {
 		l.recheckLinger(c, now, arg)
+		return
 	}
+	l.checkDeadlines(c, now)
 }

@@ -33,14 +33,14 @@ const (
 // openConn registers a connection the loop was given and fires Opened.
 func (l *loop) openConn(c *conn) {
 	if l.stopping {
-		l.tp.close(c) // never opened, so no Opened or Closed: the peer sees a close
+		l.tp.close(c, false) // never opened, so no Opened or Closed: the peer sees a close
 		l.server.balance.release(l.index)
 		return
 	}
 	l.register(c)
 	if err := l.tp.register(c, wantRead); err != nil {
 		l.unregister(c)
-		l.tp.close(c)
+		l.tp.close(c, false)
 		l.server.balance.release(l.index)
 		return
 	}
@@ -60,10 +60,14 @@ func (l *loop) openConn(c *conn) {
 		c.flags |= flagReuseInput
 	}
 	if opts.MaxOutput > 0 && opts.MaxOutput != defaultMaxOutput {
-		if c.ext == nil {
-			c.ext = new(connExt)
-		}
-		c.ext.maxOutput = opts.MaxOutput
+		c.extend().maxOutput = opts.MaxOutput
+	}
+	if opts.OutputHighWater > 0 || opts.OutputLowWater > 0 {
+		x := c.extend()
+		x.highWater, x.lowWater = opts.OutputHighWater, opts.OutputLowWater
+	}
+	if opts.IdleTimeout > 0 {
+		l.setIdleTimeout(c, opts.IdleTimeout)
 	}
 	l.react(c, out, action)
 	if c.flags&flagDirty == 0 && !c.ended() {
@@ -105,19 +109,14 @@ func (l *loop) read(c *conn) {
 	n, err := l.tp.read(c, l.readBuf)
 	switch {
 	case n > 0:
+		l.stampActivity(c)
 		in := l.readBuf[:n]
 		if c.flags&flagReuseInput == 0 {
 			in = append([]byte(nil), in...)
 		}
 		l.fireData(c, in)
 	case err == nil:
-		// End of stream: the peer sends no more. Write what is queued,
-		// then close.
-		c.flags |= flagEOF
-		if c.action == pendingNone {
-			c.action = pendingClose
-		}
-		l.markDirty(c)
+		l.peerFinished(c)
 	case err == errAgain:
 	default:
 		l.closeConn(c, err)
@@ -141,16 +140,26 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 	if c.ended() {
 		return
 	}
+	if action == Abort {
+		l.abortConn(c, nil)
+		return
+	}
 	if len(out) > 0 {
-		if over, _ := l.overLimit(c); over {
-			l.closeConn(c, ErrOutputLimit)
+		if err := l.refuseOutput(c); err != nil {
+			l.abortConn(c, err)
 			return
 		}
 		l.pool.Append(&c.out, out)
 		l.queued += len(out)
+		if high, _ := c.waterMarks(); c.out.Len() >= high {
+			c.flags |= flagAboveHigh
+		}
 		l.markDirty(c)
 	}
 	switch action {
+	case CloseWrite:
+		c.flags |= flagCloseWrite
+		l.markDirty(c)
 	case Close, Detach:
 		if c.action == pendingNone {
 			c.action = pendingClose
@@ -162,6 +171,21 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 	case Shutdown:
 		l.server.shutdown(nil)
 	}
+}
+
+// refuseOutput says why c may not queue more output, if it may not: its
+// bound, its expired write deadline, or its shut-down sending side.
+func (l *loop) refuseOutput(c *conn) error {
+	if over, _ := l.overLimit(c); over {
+		return ErrOutputLimit
+	}
+	if c.flags&flagWriteExpired != 0 {
+		return ErrWriteDeadline
+	}
+	if c.flags&flagCloseWrite != 0 {
+		return ErrWriteClosed
+	}
+	return nil
 }
 
 // serveWake fires Data(c, nil) for a Wake.
@@ -195,7 +219,7 @@ func (l *loop) overLimit(c *conn) (over, shared bool) {
 
 // wantsRead reports whether c should be read from now.
 func (l *loop) wantsRead(c *conn) bool {
-	if c.action != pendingNone || c.flags&flagEOF != 0 || l.stopping {
+	if c.action != pendingNone || c.flags&(flagEOF|flagPaused|flagAboveHigh) != 0 || l.stopping {
 		return false
 	}
 	over, shared := l.overLimit(c)
@@ -307,22 +331,31 @@ func (l *loop) dropOutput() {
 func (l *loop) wrote(c *conn, n int) {
 	l.pool.Consume(&c.out, n)
 	l.queued -= n
+	l.stampActivity(c)
 }
 
 // settle runs c's pending action once its output is written, or makes the
 // transport watch what c needs now.
 func (l *loop) settle(c *conn) {
-	if c.out.Len() == 0 && c.action != pendingNone {
+	if c.flags&flagAboveHigh != 0 && l.fallenBelowLow(c) {
+		return // Drained queued more, and settles c again
+	}
+	if c.out.Len() == 0 && (c.action != pendingNone || c.flags&(flagCloseWrite|flagWriteClosed) == flagCloseWrite) {
 		if !l.tp.drained(c) {
 			l.watch(c, wantWrite) // the transport reports writable when it has
 			return
 		}
-		if c.action == pendingDetach {
+		switch c.action {
+		case pendingDetach:
 			l.detach(c)
-		} else {
-			l.closeGracefully(c)
+			return
+		case pendingClose:
+			l.closeGracefully(c, nil)
+			return
 		}
-		return
+		if !l.closeWrite(c) {
+			return
+		}
 	}
 	var want interest
 	if l.wantsRead(c) {
@@ -350,6 +383,7 @@ func (l *loop) watch(c *conn, want interest) {
 // detaches: Closed or Detached fires next, and nothing else for it.
 func (l *loop) forget(c *conn) {
 	c.flags |= flagEnded
+	l.stopTimers(c)
 	l.open--
 	l.queued -= c.out.Len()
 	l.pool.Reset(&c.out)
@@ -357,7 +391,14 @@ func (l *loop) forget(c *conn) {
 }
 
 // closeConn closes c at once and fires Closed with err, the cause or nil.
-func (l *loop) closeConn(c *conn, err error) {
+func (l *loop) closeConn(c *conn, err error) { l.end(c, err, false) }
+
+// abortConn closes c at once with a reset (RST), discarding its queued
+// output, and fires Closed with err: the peer must not take what it
+// received for the whole stream.
+func (l *loop) abortConn(c *conn, err error) { l.end(c, err, true) }
+
+func (l *loop) end(c *conn, err error, reset bool) {
 	if c.ended() {
 		return
 	}
@@ -366,7 +407,7 @@ func (l *loop) closeConn(c *conn, err error) {
 	// Closed fires before the socket is released, so that the
 	// connection's addresses can still be asked for in it.
 	l.fireClosed(c, err)
-	l.tp.close(c)
+	l.tp.close(c, reset)
 }
 
 func (l *loop) fireClosed(c *conn, err error) {
@@ -381,18 +422,20 @@ func (l *loop) fireClosed(c *conn, err error) {
 // the peer has not received; so c only stops sending (FIN) and lingers,
 // its input discarded, until it settles, the peer finishes too, or
 // lingerTimeout passes (nginx's lingering close, net/http's
-// closeWriteAndWait). Closed fires now either way.
-func (l *loop) closeGracefully(c *conn) {
+// closeWriteAndWait). Closed fires now either way, with err.
+func (l *loop) closeGracefully(c *conn, err error) {
 	if c.ended() {
 		return
 	}
 	if c.flags&flagEOF != 0 || !l.tp.unsettled(c) {
-		l.closeConn(c, nil)
+		l.closeConn(c, err)
 		return
 	}
-	if err := l.tp.shutdownWrite(c); err != nil {
-		l.closeConn(c, nil)
-		return
+	if c.flags&flagWriteClosed == 0 {
+		if l.tp.shutdownWrite(c) != nil {
+			l.closeConn(c, err)
+			return
+		}
 	}
 	l.forget(c)
 	c.flags |= flagLingering
@@ -400,7 +443,7 @@ func (l *loop) closeGracefully(c *conn) {
 	now := monotime()
 	l.timers.schedule(c, now+int64(lingerFirstRecheck), now+int64(lingerTimeout))
 	l.watch(c, wantRead)
-	l.fireClosed(c, nil)
+	l.fireClosed(c, err)
 }
 
 // recheckLinger is a lingering connection's timer: it ends the linger once
@@ -445,13 +488,13 @@ func (l *loop) endLinger(c *conn) {
 	c.flags &^= flagLingering
 	l.lingering.Add(-1)
 	l.unregister(c)
-	l.tp.close(c)
+	l.tp.close(c, false)
 }
 
 // detach hands c's socket to the Detached event as a blocking stream.
 func (l *loop) detach(c *conn) {
 	if l.server.events.Detached == nil {
-		l.closeGracefully(c)
+		l.closeGracefully(c, nil)
 		return
 	}
 	l.forget(c)

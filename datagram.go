@@ -28,6 +28,11 @@ func (l *loop) fireDatagram(c *conn, in []byte) {
 	if err != nil {
 		return // a datagram has no connection to close; drop it
 	}
+	l.replyDatagram(c, out, action)
+}
+
+// replyDatagram queues what an event of a datagram's sender returned.
+func (l *loop) replyDatagram(c *conn, out []byte, action Action) {
 	if len(out) > 0 {
 		l.replies.add(c.origin, c.remote, out)
 	}

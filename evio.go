@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -22,6 +23,17 @@ const (
 	Close
 	// Shutdown shuts the whole server down: see Serve.
 	Shutdown
+	// CloseWrite shuts down the connection's sending side once its
+	// pending output has been written: the peer reads an end of stream
+	// (FIN), and the connection stays open for reading. It closes when the
+	// peer finishes sending too. Output returned after CloseWrite closes
+	// the connection with ErrWriteClosed. Ignored for UDP.
+	CloseWrite
+	// Abort closes the connection at once, discarding its queued output,
+	// and the peer sees a reset (RST), not an end of stream, so that it
+	// cannot take a truncated reply for a complete one. Output returned
+	// with Abort is discarded too. Ignored for UDP.
+	Abort
 )
 
 // LoadBalance sets how accepted connections are spread over the loops.
@@ -57,12 +69,30 @@ type Options struct {
 	// 64 MiB, and any positive int means what it says. While the queue is
 	// at the bound, the connection is not read from, so a peer that sends
 	// but does not read is held back by TCP flow control; reading resumes
-	// as soon as the queue falls below it. An event that returns output
-	// while the queue is at the bound closes the connection instead, and
-	// Closed gets ErrOutputLimit: output pushed (by Wake) to a peer that
-	// does not keep up cannot grow without bound. The output of one event
-	// may take the queue past the bound; it is never cut.
+	// as soon as the queue falls below it (or below OutputLowWater, if
+	// OutputHighWater is set). An event that returns output while the
+	// queue is at the bound closes the connection instead, with a reset
+	// (RST), and Closed gets ErrOutputLimit: output pushed (by Wake) to a
+	// peer that does not keep up cannot grow without bound. The output of
+	// one event may take the queue past the bound; it is never cut.
 	MaxOutput int
+	// OutputHighWater is the queue size at which the connection stops
+	// being read from, so that a server can bound its memory against a
+	// peer that sends requests but does not read the replies; 0 means
+	// MaxOutput, and a larger value counts as MaxOutput. Unlike MaxOutput
+	// it cuts nothing: events may still return output above it.
+	OutputHighWater int
+	// OutputLowWater is the mark a queue that reached OutputHighWater
+	// must fall below before the connection is read from again; then the
+	// Drained event fires, before any more input is read. 0 means the high
+	// mark; 1 means the queue must be empty. A value above the high mark
+	// counts as the high mark.
+	OutputLowWater int
+	// IdleTimeout, when positive, closes the connection when neither its
+	// input nor its output has moved for this long: Closed gets
+	// ErrIdleTimeout. The close is graceful when nothing is queued, and a
+	// reset (RST) when output is still waiting for the peer.
+	IdleTimeout time.Duration
 }
 
 // Server describes a running server. It is passed to the Serving event.
@@ -100,11 +130,13 @@ type Events struct {
 	// not fire for UDP.
 	Opened func(c Conn) (out []byte, opts Options, action Action)
 	// Closed fires once when a connection has closed: after the peer's EOF
-	// and after a Close action (err is nil), after a socket error (err is
-	// the syscall.Errno of the failed read or write, itself, as evio passes
-	// it: err == syscall.ECONNRESET holds), when its output bound cut it
-	// (ErrOutputLimit), after a panic in its events (*PanicError) and at
-	// shutdown (err is nil). It does not fire for detached connections or
+	// and after a Close or Abort action (err is nil), after a socket error
+	// (err is the syscall.Errno of the failed read or write, itself, as
+	// evio passes it: err == syscall.ECONNRESET holds), when its output
+	// bound cut it (ErrOutputLimit), at a timeout (ErrIdleTimeout,
+	// ErrReadDeadline, ErrWriteDeadline), after output that followed
+	// CloseWrite (ErrWriteClosed), after a panic in its events
+	// (*PanicError) and at shutdown (err is nil). It does not fire for detached connections or
 	// for UDP. It fires before the socket is released, so the connection's
 	// addresses can still be asked for. Returning Shutdown shuts the server
 	// down; other actions are ignored.
@@ -127,6 +159,21 @@ type Events struct {
 	// Options.ReuseInputBuffer for how long in stays valid; out is copied,
 	// so the callee may reuse its memory after returning.
 	Data func(c Conn, in []byte) (out []byte, action Action)
+	// Drained fires when the output queue of a connection that reached
+	// its high mark (Options.OutputHighWater) falls below its low mark
+	// (Options.OutputLowWater), once per crossing, before the connection
+	// is read from again: a server that stopped producing at the high
+	// mark carries on here. out and action are as for Data.
+	Drained func(c Conn) (out []byte, action Action)
+	// HalfClosed fires when the peer has shut down its sending side (an
+	// end of stream) while the server may still write. The connection
+	// stays open for output, returned here or from later events (Wake,
+	// Drained, timers), until an event returns Close; it is no longer
+	// read from. If HalfClosed is nil, an end of stream closes the
+	// connection once its queued output has been written, as in evio.
+	// When the server has already shut down its own side (CloseWrite),
+	// the connection closes without this event.
+	HalfClosed func(c Conn) (out []byte, action Action)
 	// Tick fires on one loop right after the loops start, then again delay
 	// after each return (at once for a delay of zero or less). Only the
 	// Shutdown action is honoured.
@@ -185,6 +232,24 @@ func Serve(events Events, addr ...string) error {
 // bound (see Options.MaxOutput and Events.MaxTotalOutput): its peer was not
 // reading fast enough.
 var ErrOutputLimit = errors.New("evio: output limit exceeded")
+
+// ErrWriteClosed is the error Closed reports for a connection whose event
+// returned output after the CloseWrite action.
+var ErrWriteClosed = errors.New("evio: output after CloseWrite")
+
+// The errors Closed reports for a connection closed by a timeout. Each
+// wraps os.ErrDeadlineExceeded, so errors.Is(err, os.ErrDeadlineExceeded)
+// holds for all three, and errors.Is against one of them tells which.
+var (
+	// ErrIdleTimeout: neither input nor output moved for
+	// Options.IdleTimeout.
+	ErrIdleTimeout = fmt.Errorf("evio: idle timeout: %w", os.ErrDeadlineExceeded)
+	// ErrReadDeadline: the read deadline passed (Conn.SetReadDeadline).
+	ErrReadDeadline = fmt.Errorf("evio: read deadline exceeded: %w", os.ErrDeadlineExceeded)
+	// ErrWriteDeadline: the write deadline passed with output the peer had
+	// not taken (Conn.SetWriteDeadline).
+	ErrWriteDeadline = fmt.Errorf("evio: write deadline exceeded: %w", os.ErrDeadlineExceeded)
+)
 
 // PanicError is the error an event's panic turns into (unless
 // Events.NoRecover is set). Closed receives it when the panic happened in

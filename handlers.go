@@ -53,6 +53,28 @@ func (h *handlers) data(c Conn, in []byte) (out []byte, action Action, err error
 	return out, action, nil
 }
 
+// connEvent fires an event of a connection that returns output and an
+// action, as Drained, HalfClosed and the functions of timers do; event
+// names it in a *PanicError.
+func (h *handlers) connEvent(event string, f func(Conn) ([]byte, Action), c Conn) (out []byte, action Action, err error) {
+	if f == nil {
+		return nil, None, nil
+	}
+	if !h.events.NoRecover {
+		defer recoverAs(event, &err)
+	}
+	out, action = f(c)
+	return out, action, nil
+}
+
+func (h *handlers) timer(f func() ([]byte, Action)) (out []byte, action Action, err error) {
+	if !h.events.NoRecover {
+		defer recoverAs("Timer", &err)
+	}
+	out, action = f()
+	return out, action, nil
+}
+
 // closed fires Closed. The connection is gone already, so a panic in it has
 // nowhere to go: it is recovered and dropped.
 func (h *handlers) closed(c Conn, cause error) (action Action) {

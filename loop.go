@@ -42,6 +42,10 @@ type loop struct {
 	replies   datagramReplies
 
 	timers timerHeap
+	// now is the loop clock as read after the last poll, when any timer
+	// was scheduled: what due timers are compared with and connections
+	// record as their last activity (stampActivity).
+	now   int64
 	tick   loopTimer // Tick, on loop 0
 	drain  loopTimer // the end of the shutdown drain
 
@@ -131,6 +135,11 @@ func (l *loop) run() {
 			l.closeAll()
 			return
 		}
+		if l.timers.len() > 0 {
+			// One clock reading serves the iteration's due timers and the
+			// activity its connections record for their idle timeouts.
+			l.now = monotime()
+		}
 		l.takeInbox()
 		l.runTimers()
 		l.flush()
@@ -182,7 +191,7 @@ func (l *loop) runTimers() {
 	if l.timers.len() == 0 {
 		return // most iterations of a busy server: no clock reading
 	}
-	now := monotime()
+	now := l.now
 	for n := l.timers.len(); n > 0; n-- {
 		t, arg, ok := l.timers.popDue(now)
 		if !ok {
@@ -224,7 +233,7 @@ func (l *loop) beginStop() {
 		}
 		if c.out.Len() == 0 && c.action != pendingDetach && l.tp.drained(c) {
 			// What was written may still be in flight: see closeGracefully.
-			l.closeGracefully(c)
+			l.closeGracefully(c, nil)
 			continue
 		}
 		if c.action == pendingNone {
@@ -242,6 +251,10 @@ func (l *loop) closeAll() {
 		case c == nil:
 		case c.flags&flagLingering != 0:
 			l.endLinger(c)
+		case !c.ended() && l.hasQueued(c):
+			// Output the drain could not write: reset, so that the peer
+			// does not take what it got for the whole stream.
+			l.abortConn(c, nil)
 		default:
 			l.closeConn(c, nil)
 		}

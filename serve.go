@@ -122,7 +122,7 @@ func (s *server) discardInbox() {
 	for _, l := range s.loops {
 		for _, t := range l.inbox.Take(nil) {
 			if t.kind == taskOpen {
-				l.tp.close(t.c)
+				l.tp.close(t.c, false)
 			}
 		}
 	}

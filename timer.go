@@ -10,9 +10,10 @@ var clockEpoch = time.Now()
 // monotime is the loop clock: nanoseconds since clockEpoch.
 func monotime() int64 { return int64(time.Since(clockEpoch)) }
 
-// A timerTarget is what a loop's timer heap schedules: a connection (linger
-// re-checks; later deadlines), a listener (accept back-off) or one of the
-// loop's own timers (Tick, the shutdown drain deadline). Each target is in
+// A timerTarget is what a loop's timer heap schedules: a connection (its
+// deadlines, then its linger re-checks), a Timer of AfterFunc, a listener
+// (accept back-off) or one of the loop's own timers (Tick, the shutdown
+// drain deadline). Each target is in
 // the heap at most once: scheduling it again moves it.
 type timerTarget interface {
 	// timerIndex is where the heap keeps the target's position: index+1,
@@ -58,6 +59,17 @@ func (h *timerHeap) schedule(t timerTarget, when, arg int64) {
 	i := len(h.entries) - 1
 	*idx = int32(i + 1)
 	h.up(i)
+}
+
+// scheduleBy makes t due at when at the latest: it is scheduled if it is
+// not, and moved only if it is due later. A target that may fire early
+// looks at the real time itself (checkDeadlines), so pushing a deadline
+// later leaves the heap alone.
+func (h *timerHeap) scheduleBy(t timerTarget, when int64) {
+	if idx := *t.timerIndex(); idx > 0 && h.entries[idx-1].when <= when {
+		return
+	}
+	h.schedule(t, when, 0)
 }
 
 // cancel takes t out of the heap, if it is there.
@@ -144,3 +156,117 @@ type loopTimer struct {
 
 func (t *loopTimer) timerIndex() *int32              { return &t.index }
 func (t *loopTimer) onTimer(l *loop, now, arg int64) { t.fire(l, now) }
+
+// Timer is a function scheduled with Conn.AfterFunc. Its methods belong to
+// the connection's loop: call them from the events and timers of that
+// connection.
+type Timer struct {
+	c          *conn // nil for a Timer that never fires
+	f          func() (out []byte, action Action)
+	index      int32  // in the loop's heap, +1; 0 when not scheduled
+	prev, next *Timer // in c.ext.timers while scheduled (not for UDP)
+}
+
+func (c *conn) AfterFunc(d time.Duration, f func() (out []byte, action Action)) *Timer {
+	t := &Timer{f: f}
+	if c.ended() {
+		return t
+	}
+	t.c = c
+	t.schedule(d)
+	return t
+}
+
+// Stop keeps the timer from firing. It reports whether it did: false when
+// the timer has already fired, been stopped, or been stopped with its
+// connection.
+func (t *Timer) Stop() bool {
+	if t.index == 0 {
+		return false
+	}
+	t.c.loop.timers.cancel(t)
+	t.unlink()
+	return true
+}
+
+// Reset makes the timer fire once d has passed from now, whether or not it
+// has fired or been stopped; it reports whether the timer was still to
+// fire. Once its connection has ended it does nothing and reports false.
+func (t *Timer) Reset(d time.Duration) bool {
+	if t.c == nil || t.c.ended() {
+		return false
+	}
+	pending := t.index != 0
+	t.schedule(d)
+	return pending
+}
+
+func (t *Timer) schedule(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	c := t.c
+	c.loop.timers.schedule(t, monotime()+int64(d), 0)
+	if c.origin.datagram || t.prev != nil || c.ext != nil && c.ext.timers == t {
+		return // a datagram's sender never ends; or linked already
+	}
+	x := c.extend()
+	t.next = x.timers
+	if t.next != nil {
+		t.next.prev = t
+	}
+	x.timers = t
+}
+
+// unlink takes t out of its connection's list.
+func (t *Timer) unlink() {
+	c := t.c
+	if c.origin.datagram {
+		return
+	}
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else if c.ext != nil && c.ext.timers == t {
+		c.ext.timers = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.prev, t.next = nil, nil
+}
+
+func (t *Timer) timerIndex() *int32 { return &t.index }
+
+func (t *Timer) onTimer(l *loop, now, arg int64) {
+	t.unlink()
+	c := t.c
+	if l.stopping || c.ended() {
+		return
+	}
+	out, action, err := l.server.handlers.timer(t.f)
+	if c.origin.datagram {
+		if err == nil {
+			l.replyDatagram(c, out, action)
+		}
+		return
+	}
+	if err != nil {
+		l.closeConn(c, err)
+		return
+	}
+	l.react(c, out, action)
+}
+
+// stopTimers stops c's AfterFunc timers: it has ended.
+func (l *loop) stopTimers(c *conn) {
+	if c.ext == nil {
+		return
+	}
+	for t := c.ext.timers; t != nil; {
+		next := t.next
+		l.timers.cancel(t)
+		t.prev, t.next = nil, nil
+		t = next
+	}
+	c.ext.timers = nil
+}

@@ -58,7 +58,9 @@ type transport interface {
 	// no-op for unix sockets.
 	setKeepAlive(c *conn, period time.Duration)
 	// close closes c's socket; c is already unregistered from the loop.
-	close(c *conn)
+	// With reset, queued output is discarded and a TCP peer gets a reset
+	// (RST) instead of an end of stream.
+	close(c *conn, reset bool)
 	// detach stops watching c and hands its socket over as a blocking
 	// stream. On error the socket is closed.
 	detach(c *conn) (io.ReadWriteCloser, error)

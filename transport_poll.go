@@ -138,7 +138,12 @@ func (t *pollTransport) setKeepAlive(c *conn, period time.Duration) {
 
 // close closes c's socket, which also takes it out of the poller: one
 // system call.
-func (t *pollTransport) close(c *conn) {
+func (t *pollTransport) close(c *conn, reset bool) {
+	if reset && !c.origin.unix {
+		// SO_LINGER with a zero time: close sends RST. Best effort: a
+		// socket that refuses it is closed all the same.
+		unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
 	c.setAsync(asyncSocketGone)
 	t.poller.Release(int(c.fd))
 	unix.Close(int(c.fd))
@@ -164,7 +169,7 @@ func (t *pollTransport) localAddr(c *conn) (socket.Addr, bool) {
 func (t *pollTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 	fd := int(c.fd)
 	if err := t.poller.Delete(fd, pollInterest(c.armed)); err != nil {
-		t.close(c)
+		t.close(c, false)
 		return nil, err
 	}
 	c.setAsync(asyncSocketGone)

@@ -258,8 +258,11 @@ func (t *stdTransport) setKeepAlive(c *conn, period time.Duration) {
 	}
 }
 
-func (t *stdTransport) close(c *conn) {
+func (t *stdTransport) close(c *conn, reset bool) {
 	if s := c.ext.stream; s.release() {
+		if tc, ok := s.nc.(*net.TCPConn); ok && reset {
+			tc.SetLinger(0) // close sends RST; best effort, as on the poll engine
+		}
 		s.nc.Close()
 	}
 }

@@ -88,14 +88,31 @@ func (p *Poller) Add(fd int, token uint64, in Interest) error {
 	return p.control(unix.EPOLL_CTL_ADD, fd, token, in)
 }
 
-// Modify changes what fd is watched for from old to in.
+// Modify changes what fd is watched for from old to in. A descriptor
+// watched for nothing is taken out of the epoll set: epoll reports a
+// hang-up or an error whatever a descriptor is watched for, level-
+// triggered, so one that stayed in the set would be reported on every
+// wait while its owner does not want to hear of it (reading paused, say).
+// As kqueue, it then reports nothing until it is watched again.
 func (p *Poller) Modify(fd int, token uint64, old, in Interest) error {
+	switch {
+	case in == old:
+		return nil
+	case in == 0:
+		return p.Delete(fd, old)
+	case old == 0:
+		return p.control(unix.EPOLL_CTL_ADD, fd, token, in)
+	}
 	return p.control(unix.EPOLL_CTL_MOD, fd, token, in)
 }
 
-// Delete stops watching fd. Closing a descriptor also stops watching it, so
-// Delete is needed only for descriptors that stay open.
+// Delete stops watching fd, watched for old. Closing a descriptor also
+// stops watching it, so Delete is needed only for descriptors that stay
+// open.
 func (p *Poller) Delete(fd int, old Interest) error {
+	if old == 0 {
+		return nil // out of the set already (see Modify)
+	}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
