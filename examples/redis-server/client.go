@@ -8,6 +8,7 @@ import (
 // Only the connection's loop touches it.
 type client struct {
 	srv  *server
+	conn evio.Conn // nil while the append-only file is replayed
 	id   int64
 	addr string // the peer, as CLIENT LIST shows it
 
@@ -31,6 +32,10 @@ type client struct {
 
 	shardScratch []int  // shard indexes of a multi-key command
 	replyScratch []byte // replies counted before their array header
+
+	// stream holds the elements of a multi-element reply not yet written
+	// (see replyElements); no request runs until it is empty.
+	stream [][]byte
 }
 
 // maxKeptBuffer bounds the pending and out buffers a connection keeps
@@ -38,10 +43,11 @@ type client struct {
 // released.
 const maxKeptBuffer = 64 << 10
 
-// handleData runs every complete request in in, appending the replies to
-// out, and keeps an incomplete trailing request for the next call. Like
-// Redis, a protocol error answers the requests before it and the error,
-// then closes the connection.
+// handleData runs the complete requests in in, appending the replies to
+// out, and keeps what it did not run (an incomplete trailing request, or
+// requests waiting for the queue to drain: see backpressure.go) for the
+// next call. Like Redis, a protocol error answers the requests before it
+// and the error, then closes the connection.
 func (c *client) handleData(in []byte) (out []byte, action evio.Action) {
 	c.out = c.out[:0]
 	data := in
@@ -49,8 +55,14 @@ func (c *client) handleData(in []byte) (out []byte, action evio.Action) {
 		c.pending = append(c.pending, in...)
 		data = c.pending
 	}
+	return c.run(data)
+}
+
+// run executes the requests in data until it ends or the connection's
+// queue is full, and keeps the rest.
+func (c *client) run(data []byte) (out []byte, action evio.Action) {
 	consumed := 0
-	for consumed < len(data) && !c.closeAfterReply && !c.shutdown {
+	for consumed < len(data) && !c.closeAfterReply && !c.shutdown && !c.busy() {
 		args, n, err := c.parser.parse(data[consumed:])
 		if err != nil {
 			c.out = appendError(c.out, "ERR "+err.Error())

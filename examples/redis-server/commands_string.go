@@ -245,15 +245,34 @@ func cmdMGet(c *client, args [][]byte) {
 		c.shardScratch = append(c.shardScratch, db.shardIndex(key))
 	}
 	locked := db.lockShards(c.shardScratch, false)
-	c.out = appendArrayLen(c.out, len(keys))
+	defer db.unlockShards(locked, false)
+	size := 0
 	for _, key := range keys {
 		if e, _ := db.shardOf(key).peek(key); e != nil {
-			c.out = appendBulk(c.out, e.value)
-		} else {
-			c.out = appendNullBulk(c.out)
+			size += len(e.value)
 		}
 	}
-	db.unlockShards(locked, false)
+	if c.fits(size + 16*len(keys)) {
+		c.out = appendArrayLen(c.out, len(keys))
+		for _, key := range keys {
+			if e, _ := db.shardOf(key).peek(key); e != nil {
+				c.out = appendBulk(c.out, e.value)
+			} else {
+				c.out = appendNullBulk(c.out)
+			}
+		}
+		return
+	}
+	// Too large to queue at once: a snapshot of references, taken under
+	// the locks, written in steps (replyElements) that must still show
+	// what the keys held now, whatever other clients do meanwhile.
+	values := make([][]byte, len(keys))
+	for i, key := range keys {
+		if e, _ := db.shardOf(key).peek(key); e != nil {
+			values[i] = valueOrEmpty(e.value)
+		}
+	}
+	c.replyElements(values)
 }
 
 func cmdMSet(c *client, args [][]byte) {

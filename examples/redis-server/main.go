@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -67,6 +68,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	cfg.Register(fs, 6380)
 	fs.StringVar(&cfg.aofPath, "aof", "", "append-only file: log every write there and replay it at start")
 	fsync := fs.String("appendfsync", "everysec", "when to sync the append-only file: always, everysec or no")
+	timeout := fs.Int("timeout", 0, "close a client after it is idle for this many seconds (0: never), as Redis's timeout")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -76,6 +78,10 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	if err := cfg.Check(); err != nil {
 		return cfg, err
 	}
+	if *timeout < 0 {
+		return cfg, fmt.Errorf("-timeout %d: must be 0 or more seconds", *timeout)
+	}
+	cfg.idleTimeout = time.Duration(*timeout) * time.Second
 	var err error
 	if cfg.appendFsync, err = parseFsyncPolicy(*fsync); err != nil {
 		return cfg, err

@@ -20,6 +20,9 @@ type config struct {
 
 	aofPath     string // the append-only file, or "" for none
 	appendFsync fsyncPolicy
+	// idleTimeout closes a client idle for this long, as Redis's timeout;
+	// 0 never does.
+	idleTimeout time.Duration
 
 	// logf reports what an operator should know (an AOF truncated at
 	// start-up, say). Nil discards.
@@ -111,10 +114,11 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 			}
 			return evio.None
 		},
-		Opened: s.opened,
-		Closed: s.closed,
-		Data:   s.data,
-		Tick:   s.tick,
+		Opened:  s.opened,
+		Closed:  s.closed,
+		Data:    s.data,
+		Drained: s.drained,
+		Tick:    s.tick,
 	}
 	if s.aof != nil {
 		events.PreWrite = s.aof.flushBeforeReplies
@@ -133,15 +137,21 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 func (s *server) stop() { s.stopRequested.Store(true) }
 
 func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
-	c := &client{srv: s, id: s.nextClientID.Add(1)}
+	c := &client{srv: s, conn: conn, id: s.nextClientID.Add(1)}
 	if addr := conn.RemoteAddr(); addr != nil {
 		c.addr = addr.String()
 	}
 	conn.SetContext(c)
 	s.stats.connected.Add(1)
 	s.stats.connections.Add(1)
-	// Redis's default tcp-keepalive is 300 seconds.
-	return nil, evio.Options{ReuseInputBuffer: true, TCPKeepAlive: 300 * time.Second}, evio.None
+	opts := evio.Options{
+		ReuseInputBuffer: true,
+		TCPKeepAlive:     300 * time.Second, // Redis's default tcp-keepalive
+		OutputHighWater:  replyHighWater,
+		OutputLowWater:   replyLowWater,
+		IdleTimeout:      s.cfg.idleTimeout, // Redis's timeout; 0 keeps idle clients
+	}
+	return nil, opts, evio.None
 }
 
 func (s *server) closed(conn evio.Conn, err error) evio.Action {
@@ -163,6 +173,16 @@ func (s *server) data(conn evio.Conn, in []byte) ([]byte, evio.Action) {
 		return nil, evio.None
 	}
 	return c.handleData(in)
+}
+
+// drained carries on with a client's replies and requests once its queue
+// has fallen below the low mark (see backpressure.go).
+func (s *server) drained(conn evio.Conn) ([]byte, evio.Action) {
+	c, ok := conn.Context().(*client)
+	if !ok {
+		return nil, evio.None
+	}
+	return c.resume()
 }
 
 // tickInterval is how often Tick runs: Redis's default hz of 10.
@@ -273,7 +293,7 @@ func (s *server) configParams() []configParam {
 		{"proto-max-bulk-len", strconv.Itoa(maxBulkLength)},
 		{"save", ""},
 		{"tcp-keepalive", "300"},
-		{"timeout", "0"},
+		{"timeout", strconv.Itoa(int(s.cfg.idleTimeout / time.Second))},
 		{"unixsocket", s.cfg.UnixSocket},
 	}
 }

@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		for _, dir := range builtDirs {
+			os.RemoveAll(dir)
+		}
+		os.Exit(code)
+	}))
 }
 
 // setup is one way of running the server that the behavioural tests are

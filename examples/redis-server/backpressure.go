@@ -1,0 +1,89 @@
+package main
+
+import "github.com/evio-go/evio"
+
+// Back-pressure: a client that sends requests faster than it reads the
+// replies (a pipeline of GETs of a large value that it never reads, say)
+// must not make the server hold its replies without bound. Redis itself
+// buffers them until client-output-buffer-limit, which for normal clients
+// is unlimited by default. Here a connection's queued replies stop at a
+// high mark: the server answers requests until the queue reaches it, keeps
+// the rest of the input unparsed (evio then stops reading the connection,
+// so TCP holds the client back), and carries on when evio reports the
+// queue below the low mark (the Drained event). A reply of many elements
+// (MGET, LRANGE, ...) is written in steps the same way, so one command
+// cannot take the queue far past the mark either. Memory per connection is
+// then about the high mark plus the largest single value.
+const (
+	replyHighWater = 4 << 20
+	replyLowWater  = 1 << 20
+)
+
+// outputFull reports whether the connection's queue, with the replies of
+// this event, has reached the high mark: no more requests are answered
+// until it drains.
+func (c *client) outputFull() bool {
+	return c.conn != nil && c.conn.QueuedOutput()+len(c.out) >= replyHighWater
+}
+
+// fits reports whether n more bytes of replies keep the queue below the
+// high mark: a reply that fits is written at once, without a snapshot.
+func (c *client) fits(n int) bool {
+	return c.conn == nil || c.conn.QueuedOutput()+len(c.out)+n < replyHighWater
+}
+
+// busy reports whether the client must not execute another request now:
+// a reply is still being written in steps, or the queue is full.
+func (c *client) busy() bool {
+	return len(c.stream) > 0 || c.outputFull()
+}
+
+// replyElements replies with a RESP array of elems, a nil element written
+// as a null bulk string: as much as the queue takes now, the rest from
+// resume as it drains. elems must not change afterwards: the caller passes
+// a snapshot (stored values are never modified in place, so references to
+// them stay valid).
+func (c *client) replyElements(elems [][]byte) {
+	c.out = appendArrayLen(c.out, len(elems))
+	c.stream = elems
+	c.continueStream()
+}
+
+// continueStream writes elements of the reply in progress until the queue
+// is full or the reply is complete.
+func (c *client) continueStream() {
+	for len(c.stream) > 0 && !c.outputFull() {
+		if e := c.stream[0]; e == nil {
+			c.out = appendNullBulk(c.out)
+		} else {
+			c.out = appendBulk(c.out, e)
+		}
+		c.stream[0] = nil // written: let the value go
+		c.stream = c.stream[1:]
+	}
+	if len(c.stream) == 0 {
+		c.stream = nil
+	}
+}
+
+// emptyValue stands for a stored empty string in a snapshot of elements,
+// where nil means a missing key.
+var emptyValue = []byte{}
+
+// valueOrEmpty returns v, or emptyValue if v is nil, for a snapshot.
+func valueOrEmpty(v []byte) []byte {
+	if v == nil {
+		return emptyValue
+	}
+	return v
+}
+
+// resume carries on once the connection's queue has fallen below the low
+// mark: the reply in progress first, then the requests kept unparsed.
+func (c *client) resume() (out []byte, action evio.Action) {
+	c.out = c.out[:0]
+	if len(c.stream) > 0 {
+		c.continueStream()
+	}
+	return c.run(c.pending)
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The replies a client does not read must not grow the server without
+// bound: a pipeline of thousands of GETs of a 1 MB value, sent and not
+// read, is answered only as far as the connection's high mark, while other
+// clients are served; when the client reads at last it gets every reply,
+// in order. Real Redis 7 with its defaults (no limit on a normal client's
+// output buffer) holds every reply. The server runs in a process of its
+// own, so that its resident memory is what is measured.
+
+// rssLimit is the most resident memory the server may reach during the
+// test, as the kernel's peak (VmHWM) reports it.
+const rssLimit = 400 << 20
+
+// slowValue is the i-th of the large values: 1 MB, distinct per i, so that
+// replies out of order would show.
+func slowValue(i int) []byte { return slowValueSet[i] }
+
+const slowValues = 8
+
+var slowValueSet = func() (set [slowValues][]byte) {
+	for i := range set {
+		set[i] = bytes.Repeat([]byte{byte('a' + i)}, 1<<20)
+		copy(set[i], fmt.Sprintf("value-%d:", i))
+	}
+	return set
+}()
+
+func TestSlowReaderPipelinedGETsBounded(t *testing.T) {
+	const requests = 2000 // 2 GB of replies
+	var pipeline strings.Builder
+	for i := 0; i < requests; i++ {
+		pipeline.WriteString(cmd("GET", fmt.Sprintf("big:%d", i%slowValues)))
+	}
+	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
+		t.Run(engine, func(t *testing.T) {
+			testSlowReader(t, engine, pipeline.String(), func(r *bufio.Reader) error {
+				for i := 0; i < requests; i++ {
+					if err := expectBulk(r, slowValue(i%slowValues)); err != nil {
+						return fmt.Errorf("reply %d: %w", i, err)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestSlowReaderMGETBounded(t *testing.T) {
+	const keys = 300 // a 300 MB reply, twice
+	args := []string{"MGET"}
+	for i := 0; i < keys; i++ {
+		args = append(args, fmt.Sprintf("big:%d", i%slowValues))
+	}
+	args = append(args, "missing")
+	request := cmd(args...) + cmd(args...)
+	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
+		t.Run(engine, func(t *testing.T) {
+			testSlowReader(t, engine, request, func(r *bufio.Reader) error {
+				for rep := 0; rep < 2; rep++ {
+					if err := expectLine(r, fmt.Sprintf("*%d", keys+1)); err != nil {
+						return err
+					}
+					for i := 0; i < keys; i++ {
+						if err := expectBulk(r, slowValue(i%slowValues)); err != nil {
+							return fmt.Errorf("MGET %d element %d: %w", rep, i, err)
+						}
+					}
+					if err := expectLine(r, "$-1"); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// testSlowReader starts the server, stores the large values, sends request
+// on a connection that does not read, checks the server's memory and that
+// another client is served meanwhile, then reads the replies with check.
+func testSlowReader(t *testing.T, engineFlag, request string, check func(*bufio.Reader) error) {
+	proc, addr := startServerProcess(t, "-bind", "127.0.0.1", "-port", "0", engineFlag)
+	setter := dialRaw(t, "tcp", addr)
+	for i := 0; i < slowValues; i++ {
+		setter.send(cmd("SET", fmt.Sprintf("big:%d", i), string(slowValue(i))))
+		setter.mustReply("+OK\r\n")
+	}
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(slow, request)
+		sent <- err
+	}()
+
+	// The server answers what its high mark allows, then waits; its memory
+	// must stay bounded while it does, and other clients are served.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		setter.send(cmd("PING"))
+		setter.mustReply("+PONG\r\n")
+		if peak := peakRSS(t, proc.Process.Pid); peak > rssLimit {
+			t.Fatalf("server's resident memory reached %d MB while the client did not read (limit %d MB)", peak>>20, rssLimit>>20)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	setter.send(cmd("SET", "other", "served"))
+	setter.mustReply("+OK\r\n")
+	setter.send(cmd("GET", "other"))
+	setter.mustReply("$6\r\nserved\r\n")
+
+	slow.SetDeadline(time.Now().Add(2 * time.Minute))
+	if err := check(bufio.NewReaderSize(slow, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sending the requests: %v", err)
+	}
+	peak := peakRSS(t, proc.Process.Pid)
+	t.Logf("server's peak resident memory: %d MB", peak>>20)
+	if peak > rssLimit {
+		t.Fatalf("server's resident memory reached %d MB (limit %d MB)", peak>>20, rssLimit>>20)
+	}
+}
+
+// serverBinary builds the server once, without the race detector even
+// when the tests run with it: the memory measured is then the server's
+// own, and moving gigabytes through it takes seconds, not minutes.
+var serverBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "redis-server-test")
+	if err != nil {
+		return "", err
+	}
+	builtDirs = append(builtDirs, dir)
+	path := filepath.Join(dir, "redis-server")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+// builtDirs are removed by TestMain when the tests are done.
+var builtDirs []string
+
+// startServerProcess runs the server as a process of its own and returns
+// it and its TCP address. It is killed when the test ends.
+func startServerProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	bin, err := serverBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command(bin, args...)
+	stdout, err := proc.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proc.Process.Kill()
+		proc.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the listening line: %v", err)
+	}
+	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no address in %q", line)
+	}
+	return proc, m[1]
+}
+
+// peakRSS is the peak resident memory of process pid (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the server's memory: %v", err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
+	if m == nil {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return kb << 10
+}
+
+// expectBulk reads one bulk string reply and checks it is want.
+func expectBulk(r *bufio.Reader, want []byte) error {
+	if err := expectLine(r, "$"+strconv.Itoa(len(want))); err != nil {
+		return err
+	}
+	if cap(bulkScratch) < len(want)+2 {
+		bulkScratch = make([]byte, len(want)+2)
+	}
+	got := bulkScratch[:len(want)+2]
+	if _, err := io.ReadFull(r, got); err != nil {
+		return err
+	}
+	if !bytes.Equal(got[:len(want)], want) || string(got[len(want):]) != "\r\n" {
+		return fmt.Errorf("bulk starting %q, want one starting %q", got[:16], want[:16])
+	}
+	return nil
+}
+
+// bulkScratch is expectBulk's buffer; the tests using it do not run in
+// parallel.
+var bulkScratch []byte
+
+// expectLine reads one line and checks it is want (without CRLF).
+func expectLine(r *bufio.Reader, want string) error {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", want, err)
+	}
+	if line != want+"\r\n" {
+		return fmt.Errorf("line %q, want %q", line, want)
+	}
+	return nil
+}
