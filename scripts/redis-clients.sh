@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # redis-clients.sh proves examples/redis-server with Redis's own clients:
 # redis-benchmark (ping_inline, ping_mbulk, set, get, incr, mset; 100000
-# requests, pipelined 16 deep) and redis-cli (values written and read back
-# over TCP and the unix socket, binary values, errors), on 1 loop, 2 loops
-# and the portable engine (-stdlib); then an append-only-file run with
+# requests, pipelined 16 deep), redis-benchmark -q with no -t list, as a
+# newcomer runs it first (every test of its default set, lists, sets,
+# hashes and sorted sets included, must run without an error; 2000
+# requests, unpipelined and pipelined 16 deep) and redis-cli (values
+# written and read back over TCP and the unix socket, binary values,
+# errors), on 1 loop, 2 loops and the portable engine (-stdlib); then an
+# append-only-file run with
 # appendfsync always, killed with SIGKILL in the middle of a stream of
 # acknowledged SETs and restarted, which must still hold every one of them.
 # It exits non-zero on any failure and prints a summary.
@@ -21,6 +25,13 @@ cd "$(dirname "$0")/.." || exit 1
 BENCH_REQUESTS=${BENCH_REQUESTS:-100000}
 BENCH_PIPELINE=${BENCH_PIPELINE:-16}
 BENCH_TESTS=ping_inline,ping_mbulk,set,get,incr,mset
+DEFAULT_BENCH_REQUESTS=${DEFAULT_BENCH_REQUESTS:-2000}
+# The tests redis-benchmark 7.0 runs when given no -t list, as -q names
+# them. A later redis-benchmark may run more (XADD): those must pass too,
+# as any error fails the run, but only these must be there.
+DEFAULT_TESTS=(PING_INLINE PING_MBULK SET GET INCR LPUSH RPUSH LPOP RPOP SADD HSET SPOP ZADD ZPOPMIN
+	"LPUSH (needed to benchmark LRANGE)" "LRANGE_100 (first 100 elements)" "LRANGE_300 (first 300 elements)"
+	"LRANGE_500 (first 500 elements)" "LRANGE_600 (first 600 elements)" "MSET (10 keys)")
 START=$SECONDS
 
 name=redis-clients
@@ -96,6 +107,14 @@ cli_checks() {
 	expect_eq "redis-cli over the unix socket" "hello, world" "$(timeout 20 redis-cli -s "$tmp/redis.sock" GET greeting)"
 	expect_eq "redis-cli commands from stdin" $'OK\nv1\n1\n2' "$(printf 'SET piped v1\nGET piped\nINCR piped:n\nINCR piped:n\n' | cli)"
 	expect_eq "redis-cli DBSIZE" 9 "$(cli DBSIZE)"
+	expect_eq "redis-cli RPUSH" 3 "$(cli RPUSH list a b c)"
+	expect_eq "redis-cli LRANGE" $'a\nb\nc' "$(cli LRANGE list 0 -1)"
+	expect_eq "redis-cli HSET" 2 "$(cli HSET user:3 name carol city 'São Paulo')"
+	expect_eq "redis-cli HGETALL" $'name\ncarol\ncity\nSão Paulo' "$(cli HGETALL user:3)"
+	expect_eq "redis-cli ZADD" 2 "$(cli ZADD board 2 ann 1 bob)"
+	expect_eq "redis-cli ZRANGE WITHSCORES" $'bob\n1\nann\n2' "$(cli ZRANGE board 0 -1 WITHSCORES)"
+	expect_eq "redis-cli TYPE" zset "$(cli TYPE board)"
+	expect_eq "redis-cli WRONGTYPE" "WRONGTYPE Operation against a key holding the wrong kind of value" "$(cli GET list 2>&1)"
 }
 
 # benchmark [redis-benchmark target flags]: runs the benchmark and checks
@@ -123,6 +142,35 @@ benchmark() {
 	bench_line=$(sed -E 's/^([A-Z_]+)[^:]*: ([0-9]+)\.[0-9]+ requests per second.*/\1 \2/' "$tmp/bench.txt" | tr '\n' ' ')
 }
 
+# benchmark_defaults LABEL [redis-benchmark flags]: runs redis-benchmark -q
+# with no -t list, its default set of tests, and checks that it exits 0,
+# that no test reports an error and that every test of DEFAULT_TESTS ran.
+benchmark_defaults() {
+	local label=$1 status=0
+	shift
+	timeout 300 redis-benchmark "$@" -q -n "$DEFAULT_BENCH_REQUESTS" >"$tmp/bench-all.raw" 2>&1 || status=$?
+	tr '\r' '\n' <"$tmp/bench-all.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench-all.txt"
+	sed 's/^/      /' "$tmp/bench-all.txt"
+	if tr '\r' '\n' <"$tmp/bench-all.raw" | grep -qiE 'error|ERR '; then
+		fail "redis-benchmark -q ($label) reported errors: $(tr '\r' '\n' <"$tmp/bench-all.raw" | grep -iE 'error|ERR ' | head -3 | tr '\n' ' ')"
+		return
+	fi
+	if ((status != 0)); then
+		fail "redis-benchmark -q ($label) exited with status $status: $(tr '\r' '\n' <"$tmp/bench-all.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
+		return
+	fi
+	local ran missing=() test
+	ran=$(sed -E 's/: [0-9.]+ requests per second.*//' "$tmp/bench-all.txt")
+	for test in "${DEFAULT_TESTS[@]}"; do
+		grep -qxF -- "$test" <<<"$ran" || missing+=("$test")
+	done
+	if ((${#missing[@]} > 0)); then
+		fail "redis-benchmark -q ($label): default tests missing from its output: ${missing[*]}"
+		return
+	fi
+	echo "    ok: redis-benchmark -q $label: all $(wc -l <"$tmp/bench-all.txt") default tests x $DEFAULT_BENCH_REQUESTS requests, no errors"
+}
+
 variants=("1 loop|-loops 1" "2 loops|-loops 2 -balance round-robin" "portable engine, 2 loops|-stdlib -loops 2")
 for entry in "${variants[@]}"; do
 	name=${entry%%|*}
@@ -133,12 +181,14 @@ for entry in "${variants[@]}"; do
 	if start_redis "${flags[@]}"; then
 		benchmark "over TCP" -h 127.0.0.1 -p "$port"
 		tcp_line=$bench_line
+		benchmark_defaults "over TCP" -h 127.0.0.1 -p "$port"
+		benchmark_defaults "over TCP, pipeline 16" -h 127.0.0.1 -p "$port" -P 16
 		cli FLUSHALL >/dev/null
 		cli_checks
 		stop_redis
 	fi
 	if ((variant_failures == 0)); then
-		summary+=("PASS  $name: redis-cli checks ok; redis-benchmark -P $BENCH_PIPELINE req/s: $tcp_line")
+		summary+=("PASS  $name: redis-cli checks ok; redis-benchmark -q default tests ok; redis-benchmark -P $BENCH_PIPELINE req/s: $tcp_line")
 	else
 		summary+=("FAIL  $name: $variant_failures failed checks")
 		failures=$((failures + variant_failures))

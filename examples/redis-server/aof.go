@@ -132,6 +132,19 @@ func (a *appendLog) append(args ...[]byte) {
 	a.mu.Unlock()
 }
 
+// appendElems adds "word key elems[0] elems[step] ..." to the log (see
+// client.propagateElems). The caller holds the lock of key's shard.
+func (a *appendLog) appendElems(word, key []byte, elems [][]byte, step int) {
+	a.mu.Lock()
+	a.pending = appendArrayLen(a.pending, 2+(len(elems)+step-1)/step)
+	a.pending = appendBulk(a.pending, word)
+	a.pending = appendBulk(a.pending, key)
+	for i := 0; i < len(elems); i += step {
+		a.pending = appendBulk(a.pending, elems[i])
+	}
+	a.mu.Unlock()
+}
+
 // appendDeletion adds "DEL key" to the log: the keyspace's logExpired.
 // The caller holds the lock of key's shard.
 func (a *appendLog) appendDeletion(key string) {

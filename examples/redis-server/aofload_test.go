@@ -184,6 +184,8 @@ func FuzzAOFLoad(f *testing.F) {
 		cmd("SET", "a", "1", "PXAT", "1") + cmd("SET", "b", "v")[:9],
 		cmd("SET", "a", "1") + "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$99\r\nv\r\n" + cmd("DEL", "a"),
 		cmd("MSET", "a", "1", "b", "2") + "*0\r\n",
+		cmd("RPUSH", "l", "a", "b") + cmd("LPOP", "l", "5") + cmd("SADD", "s", "x") + cmd("SREM", "s", "x") + cmd("HSET", "h", "f", "v"),
+		cmd("ZADD", "z", "1", "a", "2", "b") + cmd("ZREM", "z", "a") + cmd("ZADD", "z", "INCR", "inf", "b") + cmd("ZADD", "z", "INCR", "-inf", "b"),
 		string(log[:200]),
 	} {
 		f.Add([]byte(seed))

@@ -35,54 +35,14 @@ func (c *client) fits(n int) bool {
 // busy reports whether the client must not execute another request now:
 // a reply is still being written in steps, or the queue is full.
 func (c *client) busy() bool {
-	return len(c.stream) > 0 || c.outputFull()
-}
-
-// replyElements replies with a RESP array of elems, a nil element written
-// as a null bulk string: as much as the queue takes now, the rest from
-// resume as it drains. elems must not change afterwards: the caller passes
-// a snapshot (stored values are never modified in place, so references to
-// them stay valid).
-func (c *client) replyElements(elems [][]byte) {
-	c.out = appendArrayLen(c.out, len(elems))
-	c.stream = elems
-	c.continueStream()
-}
-
-// continueStream writes elements of the reply in progress until the queue
-// is full or the reply is complete.
-func (c *client) continueStream() {
-	for len(c.stream) > 0 && !c.outputFull() {
-		if e := c.stream[0]; e == nil {
-			c.out = appendNullBulk(c.out)
-		} else {
-			c.out = appendBulk(c.out, e)
-		}
-		c.stream[0] = nil // written: let the value go
-		c.stream = c.stream[1:]
-	}
-	if len(c.stream) == 0 {
-		c.stream = nil
-	}
-}
-
-// emptyValue stands for a stored empty string in a snapshot of elements,
-// where nil means a missing key.
-var emptyValue = []byte{}
-
-// valueOrEmpty returns v, or emptyValue if v is nil, for a snapshot.
-func valueOrEmpty(v []byte) []byte {
-	if v == nil {
-		return emptyValue
-	}
-	return v
+	return c.stream != nil || c.outputFull()
 }
 
 // resume carries on once the connection's queue has fallen below the low
 // mark: the reply in progress first, then the requests kept unparsed.
 func (c *client) resume() (out []byte, action evio.Action) {
 	c.out = c.out[:0]
-	if len(c.stream) > 0 {
+	if c.stream != nil {
 		c.continueStream()
 	}
 	return c.run(c.pending)

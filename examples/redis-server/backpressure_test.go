@@ -51,7 +51,7 @@ func TestSlowReaderPipelinedGETsBounded(t *testing.T) {
 	}
 	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
 		t.Run(engine, func(t *testing.T) {
-			testSlowReader(t, engine, pipeline.String(), func(r *bufio.Reader) error {
+			testSlowReader(t, engine, pipeline.String(), nil, func(r *bufio.Reader) error {
 				for i := 0; i < requests; i++ {
 					if err := expectBulk(r, slowValue(i%slowValues)); err != nil {
 						return fmt.Errorf("reply %d: %w", i, err)
@@ -71,15 +71,27 @@ func TestSlowReaderMGETBounded(t *testing.T) {
 	}
 	args = append(args, "missing")
 	request := cmd(args...) + cmd(args...)
+	// While the first MGET is being written, big:0 is overwritten: the
+	// first reply still shows the old value throughout (it was taken at
+	// once), the second the new one.
+	replaced := bytes.Repeat([]byte{'Z'}, 1<<20)
+	overwrite := func(setter *rawConn) {
+		setter.send(cmd("SET", "big:0", string(replaced)))
+		setter.mustReply("+OK\r\n")
+	}
 	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
 		t.Run(engine, func(t *testing.T) {
-			testSlowReader(t, engine, request, func(r *bufio.Reader) error {
+			testSlowReader(t, engine, request, overwrite, func(r *bufio.Reader) error {
 				for rep := 0; rep < 2; rep++ {
 					if err := expectLine(r, fmt.Sprintf("*%d", keys+1)); err != nil {
 						return err
 					}
 					for i := 0; i < keys; i++ {
-						if err := expectBulk(r, slowValue(i%slowValues)); err != nil {
+						want := slowValue(i % slowValues)
+						if rep == 1 && i%slowValues == 0 {
+							want = replaced
+						}
+						if err := expectBulk(r, want); err != nil {
 							return fmt.Errorf("MGET %d element %d: %w", rep, i, err)
 						}
 					}
@@ -95,8 +107,9 @@ func TestSlowReaderMGETBounded(t *testing.T) {
 
 // testSlowReader starts the server, stores the large values, sends request
 // on a connection that does not read, checks the server's memory and that
-// another client is served meanwhile, then reads the replies with check.
-func testSlowReader(t *testing.T, engineFlag, request string, check func(*bufio.Reader) error) {
+// another client is served meanwhile (and runs during, if not nil, with
+// that client), then reads the replies with check.
+func testSlowReader(t *testing.T, engineFlag, request string, during func(*rawConn), check func(*bufio.Reader) error) {
 	proc, addr := startServerProcess(t, "-bind", "127.0.0.1", "-port", "0", engineFlag)
 	setter := dialRaw(t, "tcp", addr)
 	for i := 0; i < slowValues; i++ {
@@ -125,6 +138,9 @@ func testSlowReader(t *testing.T, engineFlag, request string, check func(*bufio.
 			t.Fatalf("server's resident memory reached %d MB while the client did not read (limit %d MB)", peak>>20, rssLimit>>20)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if during != nil {
+		during(setter)
 	}
 	setter.send(cmd("SET", "other", "served"))
 	setter.mustReply("+OK\r\n")
@@ -243,4 +259,43 @@ func expectLine(r *bufio.Reader, want string) error {
 		return fmt.Errorf("line %q, want %q", line, want)
 	}
 	return nil
+}
+
+func TestSlowReaderLRANGEBounded(t *testing.T) {
+	const elements, ranges = 600, 20 // LRANGE of 600 elements of 64 KB, 20 times: 780 MB
+	values := make([][]byte, elements)
+	for i := range values {
+		values[i] = bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10)
+		copy(values[i], fmt.Sprintf("element-%d:", i))
+	}
+	element := func(i int) []byte { return values[i] }
+	var request strings.Builder
+	for i := 0; i < elements; i++ {
+		request.WriteString(cmd("RPUSH", "list", string(element(i))))
+	}
+	for i := 0; i < ranges; i++ {
+		request.WriteString(cmd("LRANGE", "list", "0", "-1"))
+	}
+	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
+		t.Run(engine, func(t *testing.T) {
+			testSlowReader(t, engine, request.String(), nil, func(r *bufio.Reader) error {
+				for i := 1; i <= elements; i++ {
+					if err := expectLine(r, fmt.Sprintf(":%d", i)); err != nil {
+						return err
+					}
+				}
+				for rep := 0; rep < ranges; rep++ {
+					if err := expectLine(r, fmt.Sprintf("*%d", elements)); err != nil {
+						return err
+					}
+					for i := 0; i < elements; i++ {
+						if err := expectBulk(r, element(i)); err != nil {
+							return fmt.Errorf("LRANGE %d element %d: %w", rep, i, err)
+						}
+					}
+				}
+				return nil
+			})
+		})
+	}
 }

@@ -30,12 +30,17 @@ type client struct {
 	lastCommand     string
 	commands        int64 // executed during the current Data event
 
-	shardScratch []int  // shard indexes of a multi-key command
-	replyScratch []byte // replies counted before their array header
+	shardScratch []int // shard indexes of a multi-key command
+	// elems and arena hold a multi-element reply's snapshot between
+	// gathering it and replyElements (see elements.go).
+	elems [][]byte
+	arena []byte
 
-	// stream holds the elements of a multi-element reply not yet written
-	// (see replyElements); no request runs until it is empty.
-	stream [][]byte
+	// stream is a multi-element reply being written in steps (see
+	// backpressure.go): its snapshot, and the next element to write. No
+	// request runs until it is done.
+	stream     [][]byte
+	streamNext int
 }
 
 // maxKeptBuffer bounds the pending and out buffers a connection keeps
@@ -153,6 +158,16 @@ func (c *client) propagate(args ...[]byte) {
 	}
 }
 
+// propagateElems records "word key elems[0] elems[step] ..." in the
+// append-only file: the effect of a pop whose choice a replay could not
+// repeat (SPOP), or whose reply interleaves scores (ZPOPMIN), as the
+// removal of the members it took.
+func (c *client) propagateElems(word, key []byte, elems [][]byte, step int) {
+	if c.srv.aof != nil && !c.replaying {
+		c.srv.aof.appendElems(word, key, elems, step)
+	}
+}
+
 func (c *client) replyOK()                 { c.out = appendOK(c.out) }
 func (c *client) replyError(msg string)    { c.out = appendError(c.out, msg) }
 func (c *client) replyInt(n int64)         { c.out = appendInt(c.out, n) }
@@ -161,7 +176,9 @@ func (c *client) replyBulkString(s string) { c.out = appendBulkString(c.out, s) 
 func (c *client) replyNull()               { c.out = appendNullBulk(c.out) }
 func (c *client) replyStatus(s string)     { c.out = appendStatus(c.out, s) }
 func (c *client) replyArrayLen(n int)      { c.out = appendArrayLen(c.out, n) }
+func (c *client) replyNullArray()          { c.out = append(c.out, "*-1\r\n"...) }
 func (c *client) replyNotInteger()         { c.replyError(errNotInteger) }
+func (c *client) replyWrongType()          { c.replyError(errWrongType) }
 func (c *client) replySyntaxError()        { c.replyError(errSyntax) }
 func (c *client) replyInvalidExpire(cmd string) {
 	c.replyError("ERR invalid expire time in '" + cmd + "' command")
@@ -172,4 +189,6 @@ const (
 	errNotInteger = "ERR value is not an integer or out of range"
 	errSyntax     = "ERR syntax error"
 	errOverflow   = "ERR increment or decrement would overflow"
+	errWrongType  = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errPopCount   = "ERR value is out of range, must be positive"
 )

@@ -61,6 +61,7 @@ func init() {
 // initialisation cycle is not allowed.
 func commandSpecs() []spec {
 	str, gen, conn, srv := "string", "generic", "connection", "server"
+	list, set, hash, zset := "list", "set", "hash", "sorted-set"
 	one := [3]int{1, 1, 1}
 	none := [3]int{}
 	return []spec{
@@ -80,6 +81,42 @@ func commandSpecs() []spec {
 		{name: "decrby", arity: 3, flags: "write denyoom fast", keys: one, acl: "@write @string @fast", group: str, since: "1.0.0", summary: "Subtracts an integer from the integer value of a key (missing counts as 0).", write: true, run: cmdDecrBy},
 		{name: "append", arity: 3, flags: "write denyoom fast", keys: one, acl: "@write @string @fast", group: str, since: "2.0.0", summary: "Appends to the value of a key, creating it if missing; returns the new length.", write: true, run: cmdAppend},
 		{name: "strlen", arity: 2, flags: "readonly fast", keys: one, acl: "@read @string @fast", group: str, since: "2.2.0", summary: "Returns the length of the value of a key.", run: cmdStrlen},
+
+		// Lists.
+		{name: "lpush", arity: -3, flags: "write denyoom fast", keys: one, acl: "@write @list @fast", group: list, since: "1.0.0", summary: "Adds elements at the head of a list, creating it if missing; returns the new length.", write: true, run: cmdLPush},
+		{name: "rpush", arity: -3, flags: "write denyoom fast", keys: one, acl: "@write @list @fast", group: list, since: "1.0.0", summary: "Adds elements at the tail of a list, creating it if missing; returns the new length.", write: true, run: cmdRPush},
+		{name: "lpop", arity: -2, flags: "write fast", keys: one, acl: "@write @list @fast", group: list, since: "1.0.0", summary: "Removes and returns the first element of a list, or the first count.", write: true, run: cmdLPop},
+		{name: "rpop", arity: -2, flags: "write fast", keys: one, acl: "@write @list @fast", group: list, since: "1.0.0", summary: "Removes and returns the last element of a list, or the last count.", write: true, run: cmdRPop},
+		{name: "llen", arity: 2, flags: "readonly fast", keys: one, acl: "@read @list @fast", group: list, since: "1.0.0", summary: "Returns the length of a list.", run: cmdLLen},
+		{name: "lrange", arity: 4, flags: "readonly", keys: one, acl: "@read @list @slow", group: list, since: "1.0.0", summary: "Returns the elements of a list between two indexes, negative ones counting from the end.", run: cmdLRange},
+		{name: "lindex", arity: 3, flags: "readonly", keys: one, acl: "@read @list @slow", group: list, since: "1.0.0", summary: "Returns the element of a list at an index, or nil.", run: cmdLIndex},
+
+		// Sets.
+		{name: "sadd", arity: -3, flags: "write denyoom fast", keys: one, acl: "@write @set @fast", group: set, since: "1.0.0", summary: "Adds members to a set, creating it if missing; returns how many were new.", write: true, run: cmdSAdd},
+		{name: "srem", arity: -3, flags: "write fast", keys: one, acl: "@write @set @fast", group: set, since: "1.0.0", summary: "Removes members from a set; returns how many were there.", write: true, run: cmdSRem},
+		{name: "spop", arity: -2, flags: "write fast", keys: one, acl: "@write @set @fast", group: set, since: "1.0.0", summary: "Removes and returns a random member of a set, or count of them.", write: true, run: cmdSPop},
+		{name: "scard", arity: 2, flags: "readonly fast", keys: one, acl: "@read @set @fast", group: set, since: "1.0.0", summary: "Returns the number of members of a set.", run: cmdSCard},
+		{name: "smembers", arity: 2, flags: "readonly", keys: one, acl: "@read @set @slow", group: set, since: "1.0.0", summary: "Returns every member of a set.", run: cmdSMembers},
+		{name: "sismember", arity: 3, flags: "readonly fast", keys: one, acl: "@read @set @fast", group: set, since: "1.0.0", summary: "Tells whether a value is a member of a set.", run: cmdSIsMember},
+
+		// Hashes.
+		{name: "hset", arity: -4, flags: "write denyoom fast", keys: one, acl: "@write @hash @fast", group: hash, since: "2.0.0", summary: "Sets fields of a hash, creating it if missing; returns how many fields were new.", write: true, run: cmdHSet},
+		{name: "hmset", arity: -4, flags: "write denyoom fast", keys: one, acl: "@write @hash @fast", group: hash, since: "2.0.0", summary: "Sets fields of a hash, like HSET, and answers OK.", write: true, run: cmdHMSet},
+		{name: "hget", arity: 3, flags: "readonly fast", keys: one, acl: "@read @hash @fast", group: hash, since: "2.0.0", summary: "Returns the value of a field of a hash, or nil.", run: cmdHGet},
+		{name: "hmget", arity: -3, flags: "readonly fast", keys: one, acl: "@read @hash @fast", group: hash, since: "2.0.0", summary: "Returns the values of fields of a hash, nil for those missing.", run: cmdHMGet},
+		{name: "hgetall", arity: 2, flags: "readonly", keys: one, acl: "@read @hash @slow", group: hash, since: "2.0.0", summary: "Returns every field of a hash and its value.", run: cmdHGetAll},
+		{name: "hexists", arity: 3, flags: "readonly fast", keys: one, acl: "@read @hash @fast", group: hash, since: "2.0.0", summary: "Tells whether a hash has a field.", run: cmdHExists},
+		{name: "hdel", arity: -3, flags: "write fast", keys: one, acl: "@write @hash @fast", group: hash, since: "2.0.0", summary: "Deletes fields of a hash; returns how many were there.", write: true, run: cmdHDel},
+		{name: "hlen", arity: 2, flags: "readonly fast", keys: one, acl: "@read @hash @fast", group: hash, since: "2.0.0", summary: "Returns the number of fields of a hash.", run: cmdHLen},
+
+		// Sorted sets.
+		{name: "zadd", arity: -4, flags: "write denyoom fast", keys: one, acl: "@write @sortedset @fast", group: zset, since: "1.2.0", summary: "Adds members to a sorted set or changes their scores, with NX, XX, GT, LT, CH and INCR.", write: true, run: cmdZAdd},
+		{name: "zrem", arity: -3, flags: "write fast", keys: one, acl: "@write @sortedset @fast", group: zset, since: "1.2.0", summary: "Removes members from a sorted set; returns how many were there.", write: true, run: cmdZRem},
+		{name: "zpopmin", arity: -2, flags: "write fast", keys: one, acl: "@write @sortedset @fast", group: zset, since: "5.0.0", summary: "Removes and returns the members with the lowest scores, and their scores.", write: true, run: cmdZPopMin},
+		{name: "zpopmax", arity: -2, flags: "write fast", keys: one, acl: "@write @sortedset @fast", group: zset, since: "5.0.0", summary: "Removes and returns the members with the highest scores, and their scores.", write: true, run: cmdZPopMax},
+		{name: "zrange", arity: -4, flags: "readonly", keys: one, acl: "@read @sortedset @slow", group: zset, since: "1.2.0", summary: "Returns members of a sorted set by index, score (BYSCORE) or member (BYLEX).", run: cmdZRange},
+		{name: "zcard", arity: 2, flags: "readonly fast", keys: one, acl: "@read @sortedset @fast", group: zset, since: "1.2.0", summary: "Returns the number of members of a sorted set.", run: cmdZCard},
+		{name: "zscore", arity: 3, flags: "readonly fast", keys: one, acl: "@read @sortedset @fast", group: zset, since: "1.2.0", summary: "Returns the score of a member of a sorted set, or nil.", run: cmdZScore},
 
 		// Keys.
 		{name: "del", arity: -2, flags: "write", keys: [3]int{1, -1, 1}, acl: "@keyspace @write @slow", group: gen, since: "1.0.0", summary: "Deletes keys; returns how many existed.", write: true, run: cmdDel},

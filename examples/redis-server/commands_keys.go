@@ -52,13 +52,15 @@ func cmdExists(c *client, args [][]byte) {
 func cmdType(c *client, args [][]byte) {
 	s := c.srv.db.shardOf(args[1])
 	s.mu.RLock()
-	e, _ := s.peek(args[1])
-	s.mu.RUnlock()
-	if e != nil {
-		c.replyStatus("string")
-	} else {
-		c.replyStatus("none")
+	name := "none"
+	if e, _ := s.peek(args[1]); e != nil {
+		name = "string"
+		if !e.isString() {
+			name = e.coll.typeName()
+		}
 	}
+	s.mu.RUnlock()
+	c.replyStatus(name)
 }
 
 func cmdExpire(c *client, args [][]byte)    { expireGeneric(c, args, true, false, "expire") }
@@ -220,14 +222,13 @@ func cmdPersist(c *client, args [][]byte) {
 }
 
 // cmdKeys lists the live keys matching a glob pattern. It locks one shard
-// at a time, so it never stops the whole server, and builds the replies
-// before it knows how many there are.
+// at a time, so it never stops the whole server. The keys are Go strings,
+// which never change, so the reply is a snapshot of references to them.
 func cmdKeys(c *client, args [][]byte) {
 	pattern := string(args[1])
 	matchAll := pattern == "*"
 	db := c.srv.db
-	c.replyScratch = c.replyScratch[:0]
-	found := 0
+	elems := c.snapshot()
 	now := c.srv.db.now()
 	for i := range db.shards {
 		s := &db.shards[i]
@@ -237,17 +238,12 @@ func cmdKeys(c *client, args [][]byte) {
 				continue
 			}
 			if matchAll || globMatch(pattern, key, false) {
-				c.replyScratch = appendBulkString(c.replyScratch, key)
-				found++
+				elems = append(elems, stringBytes(key))
 			}
 		}
 		s.mu.RUnlock()
 	}
-	c.out = appendArrayLen(c.out, found)
-	c.out = append(c.out, c.replyScratch...)
-	if cap(c.replyScratch) > maxKeptBuffer {
-		c.replyScratch = nil
-	}
+	c.replyElements(elems)
 }
 
 func cmdDBSize(c *client, args [][]byte) {

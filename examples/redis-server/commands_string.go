@@ -19,10 +19,13 @@ func cmdGet(c *client, args [][]byte) {
 	s := c.srv.db.shardOf(key)
 	s.mu.RLock()
 	e, stale := s.peek(key)
-	if e != nil {
-		c.out = appendBulk(c.out, e.value)
-	} else {
+	switch {
+	case e == nil:
 		c.out = appendNullBulk(c.out)
+	case !e.isString():
+		c.replyWrongType()
+	default:
+		c.out = appendBulk(c.out, e.value)
 	}
 	s.mu.RUnlock()
 	if stale {
@@ -33,11 +36,17 @@ func cmdGet(c *client, args [][]byte) {
 func cmdStrlen(c *client, args [][]byte) {
 	s := c.srv.db.shardOf(args[1])
 	s.mu.RLock()
+	e, _ := s.peek(args[1])
+	wrongType := e != nil && !e.isString()
 	n := 0
-	if e, _ := s.peek(args[1]); e != nil {
+	if e != nil {
 		n = len(e.value)
 	}
 	s.mu.RUnlock()
+	if wrongType {
+		c.replyWrongType()
+		return
+	}
 	c.replyInt(int64(n))
 }
 
@@ -134,6 +143,13 @@ func cmdSet(c *client, args [][]byte) {
 	s := c.srv.db.shardOf(key)
 	s.mu.Lock()
 	e := s.lookup(key)
+	if opts.get && e != nil && !e.isString() {
+		// SET ... GET answers the old value, which must be a string;
+		// without GET, SET replaces a value of any type.
+		s.mu.Unlock()
+		c.replyWrongType()
+		return
+	}
 	if opts.get {
 		if e != nil {
 			c.out = appendBulk(c.out, e.value)
@@ -213,10 +229,16 @@ func cmdGetSet(c *client, args [][]byte) {
 	key, value := args[1], args[2]
 	s := c.srv.db.shardOf(key)
 	s.mu.Lock()
-	if e := s.lookup(key); e != nil {
-		c.out = appendBulk(c.out, e.value)
-	} else {
+	e := s.lookup(key)
+	switch {
+	case e == nil:
 		c.out = appendNullBulk(c.out)
+	case !e.isString():
+		s.mu.Unlock()
+		c.replyWrongType()
+		return
+	default:
+		c.out = appendBulk(c.out, e.value)
 	}
 	s.set(key, value, 0)
 	c.propagateSet(key, value, 0, false)
@@ -227,12 +249,16 @@ func cmdGetDel(c *client, args [][]byte) {
 	key := args[1]
 	s := c.srv.db.shardOf(key)
 	s.mu.Lock()
-	if e := s.lookup(key); e != nil {
+	e := s.lookup(key)
+	switch {
+	case e == nil:
+		c.out = appendNullBulk(c.out)
+	case !e.isString():
+		c.replyWrongType()
+	default:
 		c.out = appendBulk(c.out, e.value)
 		s.remove(e)
 		c.propagate(wordDEL, key)
-	} else {
-		c.out = appendNullBulk(c.out)
 	}
 	s.mu.Unlock()
 }
@@ -248,31 +274,33 @@ func cmdMGet(c *client, args [][]byte) {
 	defer db.unlockShards(locked, false)
 	size := 0
 	for _, key := range keys {
-		if e, _ := db.shardOf(key).peek(key); e != nil {
+		if e, _ := db.shardOf(key).peek(key); e != nil && e.isString() {
 			size += len(e.value)
 		}
 	}
+	elems := c.snapshot()
 	if c.fits(size + 16*len(keys)) {
-		c.out = appendArrayLen(c.out, len(keys))
+		// Small enough to be queued at once: copies, written now.
 		for _, key := range keys {
-			if e, _ := db.shardOf(key).peek(key); e != nil {
-				c.out = appendBulk(c.out, e.value)
+			if e, _ := db.shardOf(key).peek(key); e != nil && e.isString() {
+				elems = c.snapshotCopy(elems, e.value)
 			} else {
-				c.out = appendNullBulk(c.out)
+				elems = append(elems, nil) // missing, or not a string
 			}
 		}
-		return
-	}
-	// Too large to queue at once: a snapshot of references, taken under
-	// the locks, written in steps (replyElements) that must still show
-	// what the keys held now, whatever other clients do meanwhile.
-	values := make([][]byte, len(keys))
-	for i, key := range keys {
-		if e, _ := db.shardOf(key).peek(key); e != nil {
-			values[i] = valueOrEmpty(e.value)
+	} else {
+		// Written in steps as the client reads (replyElements): references,
+		// not copies, or the snapshot would hold the whole reply. Pinned
+		// values are not overwritten in place (entry.storeString).
+		for _, key := range keys {
+			if e, _ := db.shardOf(key).peek(key); e != nil && e.isString() {
+				elems = append(elems, e.pin())
+			} else {
+				elems = append(elems, nil)
+			}
 		}
 	}
-	c.replyElements(values)
+	c.replyElements(elems)
 }
 
 func cmdMSet(c *client, args [][]byte) {
@@ -327,6 +355,11 @@ func incrementBy(c *client, args [][]byte, delta int64) {
 	s.mu.Lock()
 	e := s.lookup(key)
 	var current int64
+	if e != nil && !e.isString() {
+		s.mu.Unlock()
+		c.replyWrongType()
+		return
+	}
 	if e != nil {
 		var ok bool
 		if current, ok = parseRedisInt(e.value); !ok {
@@ -345,7 +378,7 @@ func incrementBy(c *client, args [][]byte, delta int64) {
 	var digits [20]byte
 	value := strconv.AppendInt(digits[:0], current, 10)
 	if e != nil {
-		e.value = copyValue(e.value, value)
+		e.storeString(value)
 	} else {
 		s.set(key, value, 0)
 	}
@@ -359,6 +392,11 @@ func cmdAppend(c *client, args [][]byte) {
 	s := c.srv.db.shardOf(key)
 	s.mu.Lock()
 	e := s.lookup(key)
+	if e != nil && !e.isString() {
+		s.mu.Unlock()
+		c.replyWrongType()
+		return
+	}
 	if e != nil && len(e.value)+len(suffix) > maxBulkLength {
 		s.mu.Unlock()
 		c.replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")

@@ -68,6 +68,8 @@ func FuzzRequests(f *testing.F) {
 		"*3\r\n$6\r\nEXPIRE\r\n$1\r\nk\r\n$2\r\n-1\r\n",
 		"MSET a 1 b 2\r\nMGET a b c\r\nINCRBY a 9223372036854775807\r\n",
 		"CONFIG GET *\r\nCOMMAND DOCS\r\nINFO\r\nCLIENT SETNAME x\r\nHELLO 3\r\n",
+		"RPUSH l a b c\r\nLPOP l 2\r\nLRANGE l -5 5\r\nGET l\r\nSADD s x y\r\nSPOP s 3\r\nHSET h f v\r\nHGETALL h\r\n",
+		"ZADD z INCR 1 a\r\nZADD z GT CH 2 a 3 b\r\nZRANGE z (1 +inf BYSCORE REV LIMIT 0 2\r\nZRANGE z - [b BYLEX\r\nZPOPMAX z 5\r\n",
 	} {
 		f.Add([]byte(seed), byte(5))
 	}

@@ -140,6 +140,25 @@ func TestServerCommands(t *testing.T) {
 	if set := infos["set"]; set == nil || set.Arity != -3 || set.ReadOnly {
 		t.Errorf("COMMAND's set: %+v", set)
 	}
+	// The new types' commands, as Redis 7.0 describes them.
+	for name, want := range map[string]struct {
+		arity    int8
+		readOnly bool
+		acl      string
+	}{
+		"lpush": {-3, false, "@list"}, "lrange": {4, true, "@list"}, "spop": {-2, false, "@set"}, "smembers": {2, true, "@set"},
+		"hset": {-4, false, "@hash"}, "hgetall": {2, true, "@hash"}, "zadd": {-4, false, "@sortedset"}, "zrange": {-4, true, "@sortedset"},
+	} {
+		info := infos[name]
+		if info == nil || info.Arity != want.arity || info.ReadOnly != want.readOnly || info.FirstKeyPos != 1 || info.LastKeyPos != 1 ||
+			!strings.Contains(strings.Join(info.ACLFlags, " "), want.acl) {
+			t.Errorf("COMMAND's %s: %+v", name, info)
+		}
+	}
+	if docs, err := rdb.Do(ctx, "COMMAND", "DOCS", "zadd", "hset").Slice(); err != nil || len(docs) != 4 || docs[0] != "zadd" ||
+		!strings.Contains(fmt.Sprint(docs[1]), "sorted-set") || !strings.Contains(fmt.Sprint(docs[3]), "hash") {
+		t.Errorf("COMMAND DOCS zadd hset = %#v, %v", docs, err)
+	}
 	if n, err := rdb.Do(ctx, "COMMAND", "COUNT").Int(); err != nil || n != len(commandOrder) {
 		t.Errorf("COMMAND COUNT = %d, %v", n, err)
 	}

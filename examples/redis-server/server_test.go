@@ -28,6 +28,7 @@ func TestGoRedis(t *testing.T) {
 			}
 			t.Run("commands", func(t *testing.T) { testCommands(t, ctx, rdb) })
 			t.Run("typed-api", func(t *testing.T) { testTypedAPI(t, ctx, rdb) })
+			t.Run("collections", func(t *testing.T) { testCollections(t, ctx, rdb) })
 			t.Run("pipeline", func(t *testing.T) { testPipeline(t, ctx, rdb) })
 			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, ctx, rdb) })
 			t.Run("connect-handshake", func(t *testing.T) { testHandshake(t, ctx, network, addr) })
@@ -209,6 +210,95 @@ func testTypedAPI(t *testing.T, ctx context.Context, rdb *redis.Client) {
 	}
 	if err := conn.Ping(ctx).Err(); err == nil {
 		t.Error("PING after QUIT succeeded on the same connection")
+	}
+}
+
+// testCollections uses go-redis's typed methods for lists, sets, hashes
+// and sorted sets, whose replies it parses into Go maps and structs.
+func testCollections(t *testing.T, ctx context.Context, rdb *redis.Client) {
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(rdb.FlushDB(ctx).Err())
+
+	if n, err := rdb.RPush(ctx, "queue", "a", "b", "c").Result(); err != nil || n != 3 {
+		t.Errorf("RPush = %d, %v", n, err)
+	}
+	must(rdb.LPush(ctx, "queue", "first").Err())
+	if v, err := rdb.LRange(ctx, "queue", 0, -1).Result(); err != nil || !reflect.DeepEqual(v, []string{"first", "a", "b", "c"}) {
+		t.Errorf("LRange = %q, %v", v, err)
+	}
+	if v, err := rdb.LPop(ctx, "queue").Result(); err != nil || v != "first" {
+		t.Errorf("LPop = %q, %v", v, err)
+	}
+	if v, err := rdb.RPopCount(ctx, "queue", 2).Result(); err != nil || !reflect.DeepEqual(v, []string{"c", "b"}) {
+		t.Errorf("RPopCount = %q, %v", v, err)
+	}
+	if _, err := rdb.LPopCount(ctx, "nolist", 2).Result(); !errors.Is(err, redis.Nil) {
+		t.Errorf("LPopCount of a missing list: %v, want redis.Nil", err)
+	}
+	if n, err := rdb.LLen(ctx, "queue").Result(); err != nil || n != 1 {
+		t.Errorf("LLen = %d, %v", n, err)
+	}
+
+	must(rdb.SAdd(ctx, "tags", "go", "redis", "evio").Err())
+	if v, err := rdb.SMembers(ctx, "tags").Result(); err != nil || len(v) != 3 {
+		t.Errorf("SMembers = %q, %v", v, err)
+	}
+	if ok, err := rdb.SIsMember(ctx, "tags", "go").Result(); err != nil || !ok {
+		t.Errorf("SIsMember = %v, %v", ok, err)
+	}
+	popped, err := rdb.SPopN(ctx, "tags", 5).Result()
+	sort.Strings(popped)
+	if err != nil || !reflect.DeepEqual(popped, []string{"evio", "go", "redis"}) {
+		t.Errorf("SPopN = %q, %v", popped, err)
+	}
+	if n, err := rdb.Exists(ctx, "tags").Result(); err != nil || n != 0 {
+		t.Errorf("the emptied set still exists: %d, %v", n, err)
+	}
+
+	if n, err := rdb.HSet(ctx, "user:1", map[string]interface{}{"name": "alice", "age": 30}).Result(); err != nil || n != 2 {
+		t.Errorf("HSet = %d, %v", n, err)
+	}
+	if v, err := rdb.HGetAll(ctx, "user:1").Result(); err != nil || !reflect.DeepEqual(v, map[string]string{"name": "alice", "age": "30"}) {
+		t.Errorf("HGetAll = %v, %v", v, err)
+	}
+	if v, err := rdb.HMGet(ctx, "user:1", "name", "nofield").Result(); err != nil || !reflect.DeepEqual(v, []interface{}{"alice", nil}) {
+		t.Errorf("HMGet = %#v, %v", v, err)
+	}
+	if n, err := rdb.HDel(ctx, "user:1", "age").Result(); err != nil || n != 1 {
+		t.Errorf("HDel = %d, %v", n, err)
+	}
+
+	must(rdb.ZAdd(ctx, "board", redis.Z{Score: 10, Member: "ann"}, redis.Z{Score: 2.5, Member: "bob"}, redis.Z{Score: 7, Member: "cy"}).Err())
+	if n, err := rdb.ZAddArgs(ctx, "board", redis.ZAddArgs{GT: true, Ch: true, Members: []redis.Z{{Score: 1, Member: "ann"}, {Score: 3, Member: "bob"}}}).Result(); err != nil || n != 1 {
+		t.Errorf("ZAddArgs GT CH = %d, %v", n, err)
+	}
+	if v, err := rdb.ZRangeWithScores(ctx, "board", 0, -1).Result(); err != nil ||
+		!reflect.DeepEqual(v, []redis.Z{{Score: 3, Member: "bob"}, {Score: 7, Member: "cy"}, {Score: 10, Member: "ann"}}) {
+		t.Errorf("ZRangeWithScores = %v, %v", v, err)
+	}
+	if v, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: "board", Start: "(3", Stop: "+inf", ByScore: true, Rev: false}).Result(); err != nil ||
+		!reflect.DeepEqual(v, []string{"cy", "ann"}) {
+		t.Errorf("ZRangeArgs BYSCORE = %q, %v", v, err)
+	}
+	if v, err := rdb.ZScore(ctx, "board", "cy").Result(); err != nil || v != 7 {
+		t.Errorf("ZScore = %v, %v", v, err)
+	}
+	if v, err := rdb.ZPopMin(ctx, "board").Result(); err != nil || !reflect.DeepEqual(v, []redis.Z{{Score: 3, Member: "bob"}}) {
+		t.Errorf("ZPopMin = %v, %v", v, err)
+	}
+
+	for key, want := range map[string]string{"queue": "list", "user:1": "hash", "board": "zset", "nokey": "none"} {
+		if v, err := rdb.Type(ctx, key).Result(); err != nil || v != want {
+			t.Errorf("Type(%s) = %q, %v; want %q", key, v, err, want)
+		}
+	}
+	if err := rdb.Get(ctx, "queue").Err(); err == nil || err.Error() != errWrongType {
+		t.Errorf("Get of a list: %v, want %q", err, errWrongType)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,8 +12,9 @@ import (
 // for each other. A power of two, so a hash picks a shard with a mask.
 const shardCount = 64
 
-// keyspace is the server's one database: string keys to string values,
-// each with an optional expiry. It is shared by every loop.
+// keyspace is the server's one database: string keys to values of
+// Redis's types (strings, lists, sets, hashes and sorted sets), each with
+// an optional expiry. It is shared by every loop.
 //
 // Locking: a command locks the shards of the keys it touches, in
 // increasing shard order when there are several, and holds them while it
@@ -61,11 +63,45 @@ type shard struct {
 }
 
 // entry is one key. Its fields are guarded by its shard's lock.
+//
+// A string is held in value, as it always was, so that GET and SET pay for
+// other types no more than a nil check of coll. Every other type is held
+// in coll, and value is then nil. A collection is never empty: the command
+// that takes its last element deletes the key, as Redis does.
 type entry struct {
 	key      string // the map key, kept so deletions need no conversion
-	value    []byte
+	value    []byte // the string, when coll is nil
+	coll     collection
 	expireAt int64 // unix time in milliseconds; 0 for no expiry
+	// pinned is set when a reply written in steps refers to value (see
+	// pin): the next write of the string must not reuse its memory. Set
+	// under the read lock, by any number of readers, hence atomic.
+	pinned atomic.Bool
 }
+
+// pin returns e's string for a reply written after the lock is released,
+// and keeps the next write from overwriting its memory. Never nil: nil
+// elements are missing keys.
+func (e *entry) pin() []byte {
+	e.pinned.Store(true)
+	if e.value == nil {
+		return []byte{}
+	}
+	return e.value[:len(e.value):len(e.value)]
+}
+
+// storeString sets e's string to a copy of value, in e's memory unless a
+// reply still refers to it. The caller holds the write lock.
+func (e *entry) storeString(value []byte) {
+	if e.pinned.Load() {
+		e.pinned.Store(false)
+		e.value = nil
+	}
+	e.value = copyValue(e.value, value)
+}
+
+// isString reports whether e holds a string.
+func (e *entry) isString() bool { return e.coll == nil }
 
 // newKeyspace returns an empty keyspace whose keys expire by now, or by
 // the system's clock if now is nil.
@@ -130,18 +166,28 @@ func (s *shard) lookup(key []byte) *entry {
 }
 
 // set stores a copy of value under key with the given expiry (0 for none),
-// replacing any entry there, and returns the entry. The caller holds the
-// write lock. An entry being overwritten keeps its value's memory when the
-// new value fits snugly, so a steady stream of SETs to the same keys does
-// not allocate.
+// replacing any entry there, of whatever type, and returns the entry. The
+// caller holds the write lock. An entry being overwritten keeps its
+// value's memory when the new value fits snugly, so a steady stream of
+// SETs to the same keys does not allocate.
 func (s *shard) set(key, value []byte, expireAt int64) *entry {
 	e := s.entries[string(key)]
 	if e == nil {
 		e = &entry{key: string(key)}
 		s.entries[e.key] = e
 	}
-	e.value = copyValue(e.value, value)
+	e.coll = nil
+	e.storeString(value)
 	s.setExpiry(e, expireAt)
+	return e
+}
+
+// add stores a new collection under key, which holds no live entry, and
+// returns its entry. The caller holds the write lock and fills the
+// collection before it unlocks.
+func (s *shard) add(key []byte, coll collection) *entry {
+	e := &entry{key: string(key), coll: coll}
+	s.entries[e.key] = e
 	return e
 }
 
