@@ -64,6 +64,37 @@
 // until the peer has its output, instead of being reset. The repository's
 // docs/GUARANTEES.md lists every promise with the test that proves it.
 //
+// # Time and flow control
+//
+// Timeouts live on the loop, with no goroutine or runtime timer per
+// connection: Options.IdleTimeout closes a connection whose input and
+// output have not moved for a while; Conn.SetReadDeadline and
+// SetWriteDeadline close it when the peer has not finished sending, or
+// not taken its output, by an absolute time. Closed then gets
+// ErrIdleTimeout, ErrReadDeadline or ErrWriteDeadline, each of which
+// wraps os.ErrDeadlineExceeded. Conn.AfterFunc runs a function as an event
+// of the connection after a delay, returning output and an action like
+// Data; its Timer can be stopped or reset. Each loop keeps one timer heap
+// and sleeps until its earliest entry; reads and writes only record that
+// they happened, so timeouts cost the hot path nothing.
+//
+// Conn.PauseRead and ResumeRead stop and restart reading a connection
+// (a proxy pausing one side while the other drains). Options.
+// OutputHighWater stops reading a connection whose queued output reaches
+// it; once the queue falls below Options.OutputLowWater, Events.Drained
+// fires, so that a server that stopped producing at the high mark (see
+// Conn.QueuedOutput) carries on: a request/response server answers until
+// its output reaches the mark, keeps the rest of the input, and continues
+// in Drained, with memory bounded whatever the peer pipelines.
+//
+// Events.HalfClosed keeps a connection open for output after its peer
+// has finished sending; the CloseWrite action finishes the server's side
+// (FIN) while it keeps reading. A stream that ends short is visible: a
+// connection cut by its output bound, closed by a deadline or by the Abort
+// action, or left with output at the end of the shutdown drain, is reset
+// (RST), so its peer gets an error instead of a clean end of stream; an
+// ordinary Close stays graceful.
+//
 // # Engines
 //
 //	System                                  Engine
