@@ -196,17 +196,17 @@ const (
 type connFlags uint16
 
 const (
-	flagReuseInput connFlags = 1 << iota // Options.ReuseInputBuffer
-	flagEOF                              // the peer has finished sending
-	flagDirty                            // in loop.dirty
-	flagEnded                            // Closed or Detached has fired: gone for the events, whatever the socket does
-	flagLingering                        // ended, but the socket stays open until the peer finishes (see closeGracefully)
-	flagHeld                             // not read from because of the server-wide output total; in loop.held
-	flagPaused                           // PauseRead
-	flagAboveHigh                        // the queue reached the high mark and has not yet fallen below the low one
-	flagCloseWrite                       // CloseWrite: shut down the sending side once the output is written
-	flagWriteClosed                      // the sending side is shut down
-	flagWriteExpired                     // the write deadline passed with nothing queued: output now fails
+	flagReuseInput   connFlags = 1 << iota // Options.ReuseInputBuffer
+	flagEOF                                // the peer has finished sending
+	flagDirty                              // in loop.dirty
+	flagEnded                              // Closed or Detached has fired: gone for the events, whatever the socket does
+	flagLingering                          // ended, but the socket stays open until the peer finishes (see closeGracefully)
+	flagHeld                               // not read from because of the server-wide output total; in loop.held
+	flagPaused                             // PauseRead
+	flagAboveHigh                          // the queue reached the high mark and has not yet fallen below the low one
+	flagCloseWrite                         // CloseWrite: shut down the sending side once the output is written
+	flagWriteClosed                        // the sending side is shut down
+	flagWriteExpired                       // the write deadline passed with nothing queued: output now fails
 )
 
 func (c *conn) ended() bool { return c.flags&flagEnded != 0 }

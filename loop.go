@@ -46,8 +46,8 @@ type loop struct {
 	// was scheduled: what due timers are compared with and connections
 	// record as their last activity (stampActivity).
 	now   int64
-	tick   loopTimer // Tick, on loop 0
-	drain  loopTimer // the end of the shutdown drain
+	tick  loopTimer // Tick, on loop 0
+	drain loopTimer // the end of the shutdown drain
 
 	// inbox takes tasks from other goroutines and from the loop itself;
 	// spare is the slice the last Take returned, reused by the next one.
