@@ -33,11 +33,15 @@
 //	                        it opened, is closed this long after, without a
 //	                        response (nginx: keepalive_timeout)
 //
-// Empty lines between requests do not start a request, so they neither
-// restart the keep-alive timeout nor earn a 408. A response still being
-// written holds the keep-alive timeout off, whatever its length; nothing
-// bounds how long a client may take to read it (nginx's send_timeout has
-// no counterpart here), though its size is bounded.
+// A connection that opens and sends nothing meets the keep-alive timeout,
+// not the header timeout, and gets no 408. Empty lines between requests
+// start no request either: they earn no 408 and do not restart the
+// keep-alive timeout.
+// While responses are still queued for a client that reads slowly, the
+// keep-alive timeout waits (looking again every quarter of it, at least
+// once a second) and then counts from when they have gone, as nginx starts
+// it after the response is sent. Nothing bounds how long a client may take
+// to read a response: nginx's send_timeout has no counterpart here.
 //
 //	go run ./examples/http-server -port 8080
 //	go run ./examples/http-server -header-timeout 5s -keepalive-timeout 0
