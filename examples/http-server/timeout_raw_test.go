@@ -206,11 +206,12 @@ func TestHeaderTimeoutSlowloris(t *testing.T) {
 // TestHeaderTimeoutPerRequest checks that the header timeout starts again
 // with each request and does not run between requests: two heads, each
 // written in four pieces over a third of it, are answered on a connection
-// left idle for longer than it in between.
+// left idle for longer than it in between. The other timeouts are off
+// (0), so the timer Opened creates is stopped at once, and must stay so.
 func TestHeaderTimeoutPerRequest(t *testing.T) {
 	const header = time.Second
 	forEachVariantConcurrently(t, func(t testing.TB, v variant) {
-		ts := startServer(t, v, withTimeouts(timeouts{header: header, body: off, keepAlive: off}))
+		ts := startServer(t, v, withTimeouts(timeouts{header: header}))
 		c := ts.dial(t)
 		request := get("/")
 		for i := 0; i < 2; i++ {
@@ -226,6 +227,27 @@ func TestHeaderTimeoutPerRequest(t *testing.T) {
 			resp, body := c.response(t, "GET")
 			checkResponse(t, resp, body, 200, helloBody)
 		}
+	})
+}
+
+// TestTimeoutsOff checks that with every timeout 0 nothing is timed: a
+// silent connection, a started head and a stalled body all stay open.
+func TestTimeoutsOff(t *testing.T) {
+	forEachVariantConcurrently(t, func(t testing.TB, v variant) {
+		ts := startServer(t, v, withTimeouts(timeouts{}))
+		silent, head, body := ts.dial(t), ts.dial(t), ts.dial(t)
+		head.send(t, "GET / HTTP/1.1\r\nHost: ")
+		body.send(t, "POST /echo HTTP/1.1\r\nHost: evio.test\r\nContent-Length: 4\r\n\r\nab")
+		time.Sleep(500 * time.Millisecond)
+		silent.send(t, get("/"))
+		resp, got := silent.response(t, "GET")
+		checkResponse(t, resp, got, 200, helloBody)
+		head.send(t, "evio.test\r\n\r\n")
+		resp, got = head.response(t, "GET")
+		checkResponse(t, resp, got, 200, helloBody)
+		body.send(t, "cd")
+		resp, got = body.response(t, "POST")
+		checkResponse(t, resp, got, 200, "abcd")
 	})
 }
 
