@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # http-clients.sh proves examples/http-server with real clients: curl
 # (keep-alive over several URLs, chunked upload, Expect: 100-continue, HEAD,
-# HTTP/1.0, OPTIONS *, refusals, unix socket) and wrk pipelining 16 requests
-# deep, on 1 loop, 2 loops and the portable engine (-stdlib). It exits
-# non-zero on any failure and prints a summary.
+# HTTP/1.0, OPTIONS *, refusals, unix socket), wrk pipelining 16 requests
+# deep, and raw bash /dev/tcp clients for the timeouts (a slowloris head
+# dribbled a byte at a time gets 408 at -header-timeout; a silent
+# connection is closed at -keepalive-timeout without a byte), on 1 loop, 2
+# loops and the portable engine (-stdlib). It exits non-zero on any failure
+# and prints a summary.
 #
 #   scripts/http-clients.sh
 #   WRK_DURATION=10s WRK_CONNECTIONS=64 scripts/http-clients.sh
@@ -142,6 +145,72 @@ wrk_check() {
 	fi
 }
 
+# The timeouts the servers run with: short, so that the timeout checks are
+# quick, and long enough for every curl and wrk check.
+HEADER_TIMEOUT_MS=1000
+KEEPALIVE_TIMEOUT_MS=2000
+# TIMEOUT_SLACK_MS is how late a timeout may act, as seen by the client.
+TIMEOUT_SLACK_MS=${TIMEOUT_SLACK_MS:-3000}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# expect_timing DESCRIPTION START_MS WANT_MS: the time since START_MS must
+# be at least WANT_MS (nothing may act early) and at most WANT_MS plus
+# TIMEOUT_SLACK_MS.
+expect_timing() {
+	local took=$(($(now_ms) - $2))
+	if ((took < $3)); then
+		fail "$1 after ${took} ms, before the timeout of $3 ms"
+	elif ((took > $3 + TIMEOUT_SLACK_MS)); then
+		fail "$1 after ${took} ms, more than ${TIMEOUT_SLACK_MS} ms past the timeout of $3 ms"
+	else
+		echo "    ok: $1 after ${took} ms (timeout $3 ms)"
+	fi
+}
+
+# timeout_checks uses bash's /dev/tcp as the raw client that curl cannot be.
+timeout_checks() {
+	local fd writer start head
+
+	# Slowloris: a head a byte every 200 ms, which would take 10 s. The
+	# 408 must come at the header timeout from the first byte, not later
+	# for the bytes that follow it, and the connection then close.
+	head=$'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: zzzzzzzzzzzzzzz\r\n\r\n'
+	if ! exec {fd}<>"/dev/tcp/127.0.0.1/$server_port"; then
+		fail "slowloris: cannot connect"
+		return
+	fi
+	start=$(now_ms)
+	printf '%s' "${head:0:1}" >&"$fd"
+	(
+		trap '' PIPE
+		for ((i = 1; i < ${#head}; i++)); do
+			sleep 0.2
+			printf '%s' "${head:i:1}" >&"$fd" 2>/dev/null || exit 0
+		done
+	) &
+	writer=$!
+	timeout 20 cat <&"$fd" >"$tmp/slowloris.out" 2>/dev/null
+	expect_timing "slowloris: 408 and close" "$start" "$HEADER_TIMEOUT_MS"
+	kill "$writer" 2>/dev/null
+	wait "$writer" 2>/dev/null
+	exec {fd}>&-
+	expect_grep "slowloris: 408 Request Timeout" '^HTTP/1.1 408 Request Timeout' "$tmp/slowloris.out"
+	expect_grep "slowloris: Connection: close" '^Connection: close' "$tmp/slowloris.out"
+
+	# A connection that sends nothing: closed at the keep-alive timeout,
+	# without a byte (it started no request, so no 408).
+	start=$(now_ms)
+	if ! exec {fd}<>"/dev/tcp/127.0.0.1/$server_port"; then
+		fail "silent connection: cannot connect"
+		return
+	fi
+	timeout 20 cat <&"$fd" >"$tmp/silent.out" 2>/dev/null
+	expect_timing "silent connection: closed" "$start" "$KEEPALIVE_TIMEOUT_MS"
+	exec {fd}>&-
+	expect_eq "silent connection: no bytes" 0 "$(wc -c <"$tmp/silent.out")"
+}
+
 variants=("1 loop|-loops 1" "2 loops|-loops 2 -balance round-robin" "portable engine, 2 loops|-stdlib -loops 2")
 for entry in "${variants[@]}"; do
 	name=${entry%%|*}
@@ -149,13 +218,14 @@ for entry in "${variants[@]}"; do
 	variant_failures=0
 	rps=
 	echo "== $name (${flags[*]})"
-	if start_http "${flags[@]}"; then
+	if start_http "${flags[@]}" -header-timeout "${HEADER_TIMEOUT_MS}ms" -keepalive-timeout "${KEEPALIVE_TIMEOUT_MS}ms"; then
 		curl_checks
 		wrk_check
+		timeout_checks
 		stop_http
 	fi
 	if ((variant_failures == 0)); then
-		summary+=("PASS  $name: curl checks ok; wrk pipelined x16, -c$WRK_CONNECTIONS, $WRK_DURATION: ${rps:-?} req/s")
+		summary+=("PASS  $name: curl and timeout checks ok; wrk pipelined x16, -c$WRK_CONNECTIONS, $WRK_DURATION: ${rps:-?} req/s")
 	else
 		summary+=("FAIL  $name: $variant_failures failed checks")
 		failures=$((failures + variant_failures))

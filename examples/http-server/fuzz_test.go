@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"sort"
 	"testing"
+	"time"
 )
 
 // Fuzz targets, each with a seed corpus in testdata/fuzz/<name>. CI runs
@@ -78,11 +79,13 @@ func FuzzHead(f *testing.F) {
 // FuzzSession feeds a byte stream to a session whole and cut into pieces
 // at random points: the output must be the same bytes, but for the 100
 // Continue responses, which depend on where a body starts arriving. It also
-// checks what a session may hold between events.
+// checks what a session may hold between events, and which timeout it
+// leaves running.
 func FuzzSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, seed int64) {
 		const maxBody = 1 << 16
 		settings := testSettings(maxBody)
+		settings.timeouts = unitTimeouts
 		whole, wholeClosed := serveStripped(t, settings, data, nil)
 		rng := rand.New(rand.NewSource(seed))
 		cuts := make([]int, rng.Intn(8))
@@ -99,9 +102,11 @@ func FuzzSession(f *testing.F) {
 
 // serveStripped serves data to a new session in pieces, like
 // serveInPieces, dropping each 100 Continue the session sends and checking
-// its bounds after every event.
+// its bounds and its timer after every event.
 func serveStripped(t *testing.T, settings *handlerSettings, data []byte, cuts []int) (out []byte, closed bool) {
 	s := newSession(settings)
+	timer := &fakeTimer{}
+	s.timer = timer
 	start := 0
 	for _, end := range append(cuts, len(data)) {
 		if end < start {
@@ -117,11 +122,33 @@ func serveStripped(t *testing.T, settings *handlerSettings, data []byte, cuts []
 		if len(s.pending) > 2*pendingTopUp || int64(len(s.body)) > settings.maxBody {
 			t.Fatalf("session holds %d pending and %d body bytes", len(s.pending), len(s.body))
 		}
+		checkTimer(t, s, timer)
 		if closeAfter {
 			return out, true
 		}
 	}
 	return out, false
+}
+
+// checkTimer checks that the timeout running is the one for what the
+// session waits for, every timeout being on.
+func checkTimer(t *testing.T, s *session, timer *fakeTimer) {
+	t.Helper()
+	var want time.Duration // 0: none runs
+	switch s.waiting() {
+	case waitingRequest:
+		want = s.settings.timeouts.keepAlive
+	case waitingHead:
+		want = s.settings.timeouts.header
+	case waitingBody:
+		want = s.settings.timeouts.body
+	}
+	if s.waiting() == waitingRequest && timer.resets == 0 {
+		return // no request yet: the keep-alive timer Opened set runs
+	}
+	if (want > 0) != timer.pending || want > 0 && timer.d != want {
+		t.Fatalf("waiting %d: timer pending %v for %v, want %v", s.waiting(), timer.pending, timer.d, want)
+	}
 }
 
 // sentContinue reports whether out, the output of one event, ends with a

@@ -13,10 +13,38 @@
 // line alone), a body over -maxbody 413 (decided from Content-Length
 // before reading, or from each chunk size), a transfer coding other than
 // chunked 501, and Content-Length with Transfer-Encoding 400. Bodies are
-// buffered only for /echo and only as their bytes arrive. There is no idle
-// timeout: a connection stays until its client closes it.
+// buffered only for /echo and only as their bytes arrive.
+//
+// Three timeouts, nginx's, bound how long a client may hold a connection
+// without making progress; each flag takes a Go duration, and 0 or a
+// negative value turns that timeout off:
+//
+//	-header-timeout 10s     a request head must be complete this long after
+//	                        its first byte arrived, however the rest trickles
+//	                        in (a slowloris client gains nothing by sending
+//	                        a byte at a time): then 408 Request Timeout with
+//	                        Connection: close, and the connection closes
+//	                        (nginx: client_header_timeout, 60s there)
+//	-body-timeout 60s       the longest pause between two reads of a request
+//	                        body (not a bound on the whole body): then 408
+//	                        and close (nginx: client_body_timeout)
+//	-keepalive-timeout 75s  a connection with no request under way and
+//	                        nothing left to write, after a response or since
+//	                        it opened, is closed this long after, without a
+//	                        response (nginx: keepalive_timeout)
+//
+// A connection that opens and sends nothing meets the keep-alive timeout,
+// not the header timeout, and gets no 408. Empty lines between requests
+// start no request either: they earn no 408 and do not restart the
+// keep-alive timeout.
+// While responses are still queued for a client that reads slowly, the
+// keep-alive timeout waits (looking again every quarter of it, at least
+// once a second) and then counts from when they have gone, as nginx starts
+// it after the response is sent. Nothing bounds how long a client may take
+// to read a response: nginx's send_timeout has no counterpart here.
 //
 //	go run ./examples/http-server -port 8080
+//	go run ./examples/http-server -header-timeout 5s -keepalive-timeout 0
 //	curl -sS localhost:8080/
 //	curl -sS --data-binary @file localhost:8080/echo
 //	wrk -t2 -c16 -d5s -s examples/http-server/pipeline.lua http://127.0.0.1:8080/
@@ -69,6 +97,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.host, "host", "", "interface to listen on (empty: all)")
 	cfg.Register(fs, 8080)
 	fs.Int64Var(&cfg.maxBody, "maxbody", defaultMaxBody, "largest request body accepted, in bytes")
+	fs.DurationVar(&cfg.timeouts.header, "header-timeout", defaultHeaderTimeout,
+		"time a request head may take from its first byte to its end; then 408 and close (0 or less: none)")
+	fs.DurationVar(&cfg.timeouts.body, "body-timeout", defaultBodyTimeout,
+		"longest pause between two reads of a request body; then 408 and close (0 or less: none)")
+	fs.DurationVar(&cfg.timeouts.keepAlive, "keepalive-timeout", defaultKeepAliveTimeout,
+		"time a connection may wait for its next (or first) request once its responses are written; then close (0 or less: none)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

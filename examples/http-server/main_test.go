@@ -22,23 +22,26 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{Listen: listenflags.Listen{Port: 8080, Balance: evio.Random}, maxBody: 4 << 20}
+	want := config{Listen: listenflags.Listen{Port: 8080, Balance: evio.Random}, maxBody: 4 << 20,
+		timeouts: timeouts{header: 10 * time.Second, body: 60 * time.Second, keepAlive: 75 * time.Second}}
 	if cfg != want {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
 	cfg, err = parseFlags([]string{"-port", "0", "-loops", "2", "-balance", "least-connections", "-reuseport",
-		"-stdlib", "-unixsocket", "/tmp/x.sock", "-maxbody", "100", "-host", "::1"}, io.Discard)
+		"-stdlib", "-unixsocket", "/tmp/x.sock", "-maxbody", "100", "-host", "::1",
+		"-header-timeout", "1.5s", "-body-timeout", "0", "-keepalive-timeout", "-1s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = config{host: "::1", Listen: listenflags.Listen{Loops: 2, Balance: evio.LeastConnections, ReusePort: true, Stdlib: true, UnixSocket: "/tmp/x.sock"}, maxBody: 100}
+	want = config{host: "::1", Listen: listenflags.Listen{Loops: 2, Balance: evio.LeastConnections, ReusePort: true, Stdlib: true, UnixSocket: "/tmp/x.sock"}, maxBody: 100,
+		timeouts: timeouts{header: 1500 * time.Millisecond, body: 0, keepAlive: -time.Second}}
 	if cfg != want {
 		t.Fatalf("flags %+v, want %+v", cfg, want)
 	}
 	if got := cfg.addresses(); strings.Join(got, " ") != "tcp-net://[::1]:0?reuseport=true unix-net:///tmp/x.sock" {
 		t.Fatalf("addresses %q", got)
 	}
-	for _, bad := range [][]string{{"-balance", "fastest"}, {"-maxbody", "-1"}, {"-port", "x"}, {"extra"}} {
+	for _, bad := range [][]string{{"-balance", "fastest"}, {"-maxbody", "-1"}, {"-port", "x"}, {"extra"}, {"-header-timeout", "10"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -69,6 +69,8 @@ func statusLine(status int) string {
 		return "HTTP/1.1 400 Bad Request\r\n"
 	case 404:
 		return "HTTP/1.1 404 Not Found\r\n"
+	case 408:
+		return "HTTP/1.1 408 Request Timeout\r\n"
 	case 413:
 		return "HTTP/1.1 413 Content Too Large\r\n"
 	case 414:

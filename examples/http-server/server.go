@@ -21,7 +21,8 @@ const tickInterval = 100 * time.Millisecond
 type config struct {
 	host string // interface to listen on; "" for all
 	listenflags.Listen
-	maxBody int64 // largest request body accepted, in bytes
+	maxBody  int64 // largest request body accepted, in bytes
+	timeouts timeouts
 }
 
 // addresses are the evio addresses of the listeners: TCP first, then the
@@ -46,7 +47,7 @@ func newServer(cfg config) *server {
 	return &server{
 		cfg:      cfg,
 		tick:     tickInterval,
-		settings: handlerSettings{maxBody: cfg.maxBody, clock: newHTTPClock(time.Now())},
+		settings: handlerSettings{maxBody: cfg.maxBody, timeouts: cfg.timeouts, clock: newHTTPClock(time.Now())},
 	}
 }
 
@@ -64,7 +65,21 @@ func (s *server) serve(serving func(evio.Server)) error {
 			return evio.None
 		},
 		Opened: func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
-			c.SetContext(newSession(&s.settings))
+			sess := newSession(&s.settings)
+			c.SetContext(sess)
+			if t := s.settings.timeouts; t.enabled() {
+				// One timer for the connection's life, created here
+				// (one allocation with its closure) and only reset
+				// afterwards. A new connection waits for its first
+				// request: the keep-alive timeout runs, so a client that
+				// connects and sends nothing is closed too.
+				sess.timer = c.AfterFunc(t.keepAlive, func() ([]byte, evio.Action) {
+					return action(sess.expire(c.QueuedOutput()))
+				})
+				if t.keepAlive <= 0 {
+					sess.timer.Stop() // off; it fires for a head or body only
+				}
+			}
 			return nil, evio.Options{ReuseInputBuffer: true}, evio.None
 		},
 		Closed: func(c evio.Conn, err error) evio.Action {
@@ -76,11 +91,7 @@ func (s *server) serve(serving func(evio.Server)) error {
 			if !ok || in == nil {
 				return nil, evio.None // a Wake: this server never calls it
 			}
-			out, closeAfter := sess.serve(in)
-			if closeAfter {
-				return out, evio.Close
-			}
-			return out, evio.None
+			return action(sess.serve(in))
 		},
 		Tick: func() (time.Duration, evio.Action) {
 			if s.stopRequested.Load() {
@@ -91,6 +102,15 @@ func (s *server) serve(serving func(evio.Server)) error {
 		},
 	}
 	return evio.Serve(events, s.cfg.addresses()...)
+}
+
+// action turns a session's answer into an event's: close after out when
+// it asks to.
+func action(out []byte, closeAfter bool) ([]byte, evio.Action) {
+	if closeAfter {
+		return out, evio.Close
+	}
+	return out, evio.None
 }
 
 // stop asks the server to shut down: serve returns within about a

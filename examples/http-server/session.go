@@ -1,10 +1,11 @@
 package main
 
-// handlerSettings are what every connection of a server shares. maxBody is
-// immutable; clock is safe for concurrent use.
+// handlerSettings are what every connection of a server shares. maxBody and
+// timeouts are immutable; clock is safe for concurrent use.
 type handlerSettings struct {
-	maxBody int64
-	clock   *httpClock
+	maxBody  int64
+	timeouts timeouts
+	clock    *httpClock
 }
 
 // sessionState is what a session expects next from its peer.
@@ -53,6 +54,18 @@ type session struct {
 	// event's input joined to it: the end of pending is not the end of
 	// what has arrived.
 	moreInput bool
+
+	// timer is the connection's one timer, for whichever timeout runs
+	// (timeout.go); nil when every timeout is off. It is reset as the
+	// session moves between waiting for a request, a head and a body,
+	// never replaced, so a request costs no allocation for it.
+	timer connTimer
+	// answered counts the responses the session has produced, so that arm
+	// can tell a request was answered during an event.
+	answered uint32
+	// drainPolling is set while the keep-alive timer waits for the
+	// responses to be written before it starts counting (expire).
+	drainPolling bool
 }
 
 func newSession(settings *handlerSettings) *session {
@@ -64,8 +77,17 @@ func newSession(settings *handlerSettings) *session {
 // serve handles the bytes of one Data event: it answers every request they
 // complete, in order, and returns the responses as one slice, valid until
 // the next call (the server copies it). closeAfter asks the server to close
-// the connection once the responses are written.
+// the connection once the responses are written. It then sets the
+// connection's timer for what the session waits for next.
 func (s *session) serve(in []byte) (out []byte, closeAfter bool) {
+	before, answered := s.waiting(), s.answered
+	out, closeAfter = s.serveInput(in)
+	s.arm(before, s.answered != answered)
+	return out, closeAfter
+}
+
+// serveInput is serve without the timer.
+func (s *session) serveInput(in []byte) (out []byte, closeAfter bool) {
 	if cap(s.out) > maxKeptBuffer {
 		s.out = nil
 	}
@@ -229,6 +251,7 @@ func (s *session) respond(body []byte) {
 	case h.minor == 0:
 		conn = connectionKeepAlive
 	}
+	s.answered++
 	date := s.settings.clock.date()
 	switch h.route {
 	case routeHello:
@@ -266,6 +289,7 @@ func (s *session) respond(body []byte) {
 // written. Requests answered earlier in the same input keep their
 // responses, ahead of this one.
 func (s *session) fail(err *protocolError) {
+	s.answered++
 	s.out = appendResponseHead(s.out, s.settings.clock.date(), err.status, textPlain, len(err.reason)+1, connectionClose)
 	if !s.head.isHEAD {
 		s.out = append(s.out, err.reason...)

@@ -65,12 +65,18 @@ type testServer struct {
 	transport        *http.Transport
 }
 
+// defaultTimeouts are the flags' defaults, which the test servers run with
+// unless a test changes them: long enough never to fire in a test that is
+// not about them, and their timer is set on every request.
+var defaultTimeouts = timeouts{header: defaultHeaderTimeout, body: defaultBodyTimeout, keepAlive: defaultKeepAliveTimeout}
+
 // startServer starts a server for v on a free port (and a unix socket in
 // t.TempDir for unix variants), with tweak, if any, changing the config
 // first. Cleanup stops it and checks that it stopped.
 func startServer(t testing.TB, v variant, tweak func(*config)) *testServer {
 	t.Helper()
-	cfg := config{host: "127.0.0.1", Listen: listenflags.Listen{Loops: v.loops, Balance: evio.RoundRobin, Stdlib: v.stdlib}, maxBody: defaultMaxBody}
+	cfg := config{host: "127.0.0.1", Listen: listenflags.Listen{Loops: v.loops, Balance: evio.RoundRobin, Stdlib: v.stdlib},
+		maxBody: defaultMaxBody, timeouts: defaultTimeouts}
 	if v.unix {
 		cfg.UnixSocket = filepath.Join(t.TempDir(), "http.sock")
 	}
