@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"syscall"
@@ -385,5 +386,63 @@ func TestIdleTimeoutSparedByActivePeer(t *testing.T) {
 		got := awaitClosed(t, closed, 10*time.Second)
 		within(t, "ErrIdleTimeout after the peer stopped", got.at.Sub(last), idle, idle+timingSlack)
 		checkTimeoutErr(t, got.err, ErrIdleTimeout)
+	})
+}
+
+// TestFarFutureTimeoutsNeverFire: a deadline or an idle timeout too far
+// off to be reached (time.Now().Add(math.MaxInt64), an IdleTimeout of
+// math.MaxInt64) never fires, as for net.Conn; it must not overflow the
+// loop clock into the past.
+func TestFarFutureTimeoutsNeverFire(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		cases := []string{"SetReadDeadline", "SetWriteDeadline", "SetDeadline", "IdleTimeout"}
+		closed := make(chan string, len(cases))
+		events := Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				far := time.Now().Add(math.MaxInt64)
+				switch cases[c.AddrIndex()] {
+				case "SetReadDeadline":
+					c.SetReadDeadline(far)
+				case "SetWriteDeadline":
+					c.SetWriteDeadline(far)
+				case "SetDeadline":
+					c.SetDeadline(far)
+				case "IdleTimeout":
+					return nil, Options{IdleTimeout: math.MaxInt64}, None
+				}
+				return nil, Options{}, None
+			},
+			Data: func(c Conn, in []byte) ([]byte, Action) { return in, None },
+			Closed: func(c Conn, err error) Action {
+				if err != nil {
+					closed <- cases[c.AddrIndex()] + ": " + err.Error()
+				}
+				return None
+			},
+		}
+		var addrs []string
+		for range cases {
+			addrs = append(addrs, e.addr("tcp", "127.0.0.1:0"))
+		}
+		s := startServer(t, events, addrs...)
+		for i, name := range cases {
+			c, err := net.DialTimeout("tcp", s.addrs[i].String(), 5*time.Second)
+			if err != nil {
+				// A connection closed as it opens can fail the handshake.
+				t.Errorf("%s far in the future: dial: %v", name, err)
+				continue
+			}
+			defer c.Close()
+			time.Sleep(100 * time.Millisecond)
+			c.Write([]byte("ping\n"))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if line != "ping\n" {
+				t.Errorf("%s far in the future: echo = %q, %v", name, line, err)
+			}
+		}
+		for len(closed) > 0 {
+			t.Errorf("closed by a timeout far in the future: %s", <-closed)
+		}
 	})
 }
