@@ -446,3 +446,53 @@ func TestFarFutureTimeoutsNeverFire(t *testing.T) {
 		}
 	})
 }
+
+// TestDeadlineMethodErrors: the deadline methods return nil on an open
+// connection, net.ErrClosed once it has ended (here in Closed), and an
+// error for a UDP datagram's sender.
+func TestDeadlineMethodErrors(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		set := func(c Conn) []error {
+			future := time.Now().Add(time.Hour)
+			return []error{c.SetReadDeadline(future), c.SetWriteDeadline(future), c.SetDeadline(future)}
+		}
+		results := make(chan []error, 3)
+		events := Events{
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				results <- set(c)
+				return in, None
+			},
+			Closed: func(c Conn, err error) Action { results <- set(c); return None },
+		}
+		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"), e.addr("udp", "127.0.0.1:0"))
+		c := s.dial(0)
+		c.Write([]byte("x"))
+		for i, err := range <-results {
+			if err != nil {
+				t.Errorf("deadline method %d on an open connection = %v", i, err)
+			}
+		}
+		c.Close()
+		for i, err := range <-results {
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("deadline method %d in Closed = %v, want net.ErrClosed", i, err)
+			}
+		}
+		u, err := net.Dial("udp", s.addrs[1].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		u.Write([]byte("x"))
+		select {
+		case errs := <-results:
+			for i, err := range errs {
+				if err == nil {
+					t.Errorf("deadline method %d on a UDP sender = nil, want an error", i)
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no UDP datagram served")
+		}
+	})
+}
