@@ -3,6 +3,7 @@ package evio
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -306,6 +307,46 @@ func TestAfterFuncUDP(t *testing.T) {
 			}
 			if attempt == 5 {
 				t.Fatalf("no datagram from the timer: %v", err)
+			}
+		}
+	})
+}
+
+// TestPanicsInFlowEvents: a panic in a timer's function, in Drained or in
+// HalfClosed closes that connection with a *PanicError naming the event,
+// as a panic in Data does.
+func TestPanicsInFlowEvents(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		closed := make(chan error, 3)
+		events := Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				switch c.AddrIndex() {
+				case 0:
+					c.AfterFunc(10*time.Millisecond, func() ([]byte, Action) { panic(errBoom) })
+				case 1:
+					return bytes.Repeat([]byte("d"), 64<<10), Options{OutputHighWater: 1024}, None
+				}
+				return nil, Options{}, None
+			},
+			Drained:    func(c Conn) ([]byte, Action) { panic(errBoom) },
+			HalfClosed: func(c Conn) ([]byte, Action) { panic(errBoom) },
+			Closed:     func(c Conn, err error) Action { closed <- err; return None },
+		}
+		addr := e.addr("tcp", "127.0.0.1:0")
+		s := startServer(t, events, addr, addr, addr)
+		for i, event := range []string{"Timer", "Drained", "HalfClosed"} {
+			c := s.dial(i)
+			if i == 2 {
+				c.(*net.TCPConn).CloseWrite()
+			}
+			var pe *PanicError
+			select {
+			case err := <-closed:
+				if !errors.As(err, &pe) || pe.Event != event || !errors.Is(err, errBoom) {
+					t.Errorf("Closed got %v, want a *PanicError from %s wrapping errBoom", err, event)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("a panic in %s did not close the connection", event)
 			}
 		}
 	})

@@ -496,3 +496,44 @@ func TestDeadlineMethodErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleTimeoutSparedByMovingOutput: output that keeps moving to a peer
+// that reads slowly is activity: a 1 MiB reply read through a 4 KiB
+// receive buffer, 4 KiB every 5 ms (over a second), is not cut by an
+// IdleTimeout of 150 ms. Once the server has handed over the last byte
+// the timeout may close the connection, but gracefully, nothing being
+// queued: the peer reads every byte, then an end of stream.
+func TestIdleTimeoutSparedByMovingOutput(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		const idle, total = 150 * time.Millisecond, 1 << 20
+		closed := make(chan closedAt, 1)
+		events := Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				setSendBuffer(c, 64<<10)
+				return patterned(0, total), Options{IdleTimeout: idle}, None
+			},
+			Closed: func(c Conn, err error) Action { closed <- closedAt{err, time.Now()}; return None },
+		}
+		s := startQuietServer(t, events, 250*time.Millisecond, e.addr("tcp", "127.0.0.1:0"))
+		c := dialNonReader(t, s.addrs[0].String())
+		buf := make([]byte, 4<<10)
+		got := 0
+		for {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Read(buf)
+			if off := checkPatterned(got, buf[:n]); off >= 0 {
+				t.Fatalf("the reply is wrong at offset %d", off)
+			}
+			got += n
+			if err == io.EOF && got == total {
+				break
+			}
+			if err != nil {
+				t.Fatalf("read %d of %d bytes, then %v", got, total, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		res := awaitClosed(t, closed, 10*time.Second)
+		checkTimeoutErr(t, res.err, ErrIdleTimeout)
+	})
+}

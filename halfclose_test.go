@@ -231,3 +231,35 @@ func TestEOFWithoutHalfClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestReadDeadlineEndsAtPeerFIN: a read deadline no longer applies once
+// the peer has finished sending: a half-closed connection whose reply
+// comes after the deadline gets it whole, then an end of stream.
+func TestReadDeadlineEndsAtPeerFIN(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		closed := make(chan error, 1)
+		events := Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+				return nil, Options{}, None
+			},
+			HalfClosed: func(c Conn) ([]byte, Action) {
+				c.AfterFunc(400*time.Millisecond, func() ([]byte, Action) {
+					return []byte("late reply\n"), Close
+				})
+				return nil, None
+			},
+			Closed: func(c Conn, err error) Action { closed <- err; return None },
+		}
+		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
+		c := s.dial(0).(*net.TCPConn)
+		c.Write([]byte("request\n"))
+		c.CloseWrite()
+		if got := readAllWithin(t, c, 5*time.Second); string(got) != "late reply\n" {
+			t.Fatalf("received %q, want the late reply", got)
+		}
+		if err := <-closed; err != nil {
+			t.Fatalf("Closed = %v, want nil", err)
+		}
+	})
+}
