@@ -178,15 +178,20 @@ type waterState struct {
 
 // TestWaterMarks: with OutputHighWater and OutputLowWater, a connection
 // whose queue reached the high mark is not read from (a probe the peer
-// sends meanwhile waits) until the queue falls below the low mark; then
-// Drained fires, once per crossing, and its output follows what was
-// queued. The peer reads slowly through a small receive buffer.
+// sends meanwhile waits) until the queue falls below the low mark (64 KiB;
+// 1, empty; 0, the high mark); then Drained fires, once per crossing, and
+// its output follows what was queued. The peer reads slowly through a
+// small receive buffer.
 func TestWaterMarks(t *testing.T) {
 	const high, rounds = 256 << 10, 6
 	reply := 1 << 20
 	forEachEngine(t, func(t *testing.T, e engine) {
-		for _, low := range []int{64 << 10, 1} {
+		for _, low := range []int{64 << 10, 1, 0} {
 			t.Run(fmt.Sprintf("low=%d", low), func(t *testing.T) {
+				effectiveLow := low
+				if low == 0 {
+					effectiveLow = high // 0 means the high mark
+				}
 				var readWhileAbove, drainedAboveLow, drainedCount atomic.Int32
 				events := Events{
 					Opened: func(c Conn) ([]byte, Options, Action) {
@@ -213,7 +218,7 @@ func TestWaterMarks(t *testing.T) {
 					},
 					Drained: func(c Conn) ([]byte, Action) {
 						st := c.Context().(*waterState)
-						if c.QueuedOutput() >= low {
+						if c.QueuedOutput() >= effectiveLow {
 							drainedAboveLow.Add(1)
 						}
 						st.above = false
