@@ -3,6 +3,7 @@ package evio
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -121,58 +122,67 @@ func TestHalfClosedStreamsReply(t *testing.T) {
 // TestCloseWriteAction: after CloseWrite the peer reads what was queued,
 // then an end of stream, while the server still reads what the peer sends
 // afterwards; when the peer finishes too, Closed fires with nil, without
-// HalfClosed.
+// HalfClosed. CloseWrite comes from Opened with a greeting queued, or
+// with nothing queued.
 func TestCloseWriteAction(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		var halfClosed atomic.Int32
-		received := make(chan string, 4)
-		closed := make(chan error, 1)
-		events := Events{
-			Opened: func(c Conn) ([]byte, Options, Action) {
-				return []byte("hello\n"), Options{}, CloseWrite
-			},
-			Data: func(c Conn, in []byte) ([]byte, Action) {
-				received <- string(in)
-				return nil, None
-			},
-			HalfClosed: func(c Conn) ([]byte, Action) {
-				halfClosed.Add(1)
-				return nil, Close
-			},
-			Closed: func(c Conn, err error) Action { closed <- err; return None },
-		}
-		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
-		c := s.dial(0).(*net.TCPConn)
-		if got := readAllWithin(t, c, 5*time.Second); string(got) != "hello\n" {
-			t.Fatalf("before the end of stream came %q, want %q", got, "hello\n")
-		}
-		c.Write([]byte("after the server's FIN\n"))
-		select {
-		case in := <-received:
-			if in != "after the server's FIN\n" {
-				t.Fatalf("Data got %q", in)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the server did not read after CloseWrite")
-		}
-		select {
-		case err := <-closed:
-			t.Fatalf("closed with %v before the peer finished", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		c.CloseWrite()
-		select {
-		case err := <-closed:
-			if err != nil {
-				t.Fatalf("Closed once both sides finished = %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Closed did not fire once the peer finished")
-		}
-		if n := halfClosed.Load(); n != 0 {
-			t.Errorf("HalfClosed fired %d times after the server's own CloseWrite", n)
+		for _, greeting := range []string{"hello\n", ""} {
+			t.Run(fmt.Sprintf("queued=%d", len(greeting)), func(t *testing.T) {
+				testCloseWriteAction(t, e, greeting)
+			})
 		}
 	})
+}
+
+func testCloseWriteAction(t *testing.T, e engine, greeting string) {
+	var halfClosed atomic.Int32
+	received := make(chan string, 4)
+	closed := make(chan error, 1)
+	events := Events{
+		Opened: func(c Conn) ([]byte, Options, Action) {
+			return []byte(greeting), Options{}, CloseWrite
+		},
+		Data: func(c Conn, in []byte) ([]byte, Action) {
+			received <- string(in)
+			return nil, None
+		},
+		HalfClosed: func(c Conn) ([]byte, Action) {
+			halfClosed.Add(1)
+			return nil, Close
+		},
+		Closed: func(c Conn, err error) Action { closed <- err; return None },
+	}
+	s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
+	c := s.dial(0).(*net.TCPConn)
+	if got := readAllWithin(t, c, 5*time.Second); string(got) != greeting {
+		t.Fatalf("before the end of stream came %q, want %q", got, greeting)
+	}
+	c.Write([]byte("after the server's FIN\n"))
+	select {
+	case in := <-received:
+		if in != "after the server's FIN\n" {
+			t.Fatalf("Data got %q", in)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not read after CloseWrite")
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("closed with %v before the peer finished", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	c.CloseWrite()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Closed once both sides finished = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Closed did not fire once the peer finished")
+	}
+	if n := halfClosed.Load(); n != 0 {
+		t.Errorf("HalfClosed fired %d times after the server's own CloseWrite", n)
+	}
 }
 
 // TestOutputAfterCloseWrite: output returned after CloseWrite closes the
