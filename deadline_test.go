@@ -389,13 +389,13 @@ func TestIdleTimeoutSparedByActivePeer(t *testing.T) {
 	})
 }
 
-// TestFarFutureTimeoutsNeverFire: a deadline or an idle timeout too far
-// off to be reached (time.Now().Add(math.MaxInt64), an IdleTimeout of
-// math.MaxInt64) never fires, as for net.Conn; it must not overflow the
-// loop clock into the past.
+// TestFarFutureTimeoutsNeverFire: a deadline, an idle timeout or a timer
+// too far off to be reached (time.Now().Add(math.MaxInt64), an IdleTimeout
+// or AfterFunc of math.MaxInt64) never fires, as for net.Conn and
+// time.AfterFunc; it must not overflow the loop clock into the past.
 func TestFarFutureTimeoutsNeverFire(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		cases := []string{"SetReadDeadline", "SetWriteDeadline", "SetDeadline", "IdleTimeout"}
+		cases := []string{"SetReadDeadline", "SetWriteDeadline", "SetDeadline", "IdleTimeout", "AfterFunc"}
 		closed := make(chan string, len(cases))
 		events := Events{
 			Opened: func(c Conn) ([]byte, Options, Action) {
@@ -409,6 +409,9 @@ func TestFarFutureTimeoutsNeverFire(t *testing.T) {
 					c.SetDeadline(far)
 				case "IdleTimeout":
 					return nil, Options{IdleTimeout: math.MaxInt64}, None
+				case "AfterFunc":
+					tm := c.AfterFunc(math.MaxInt64, func() ([]byte, Action) { return []byte("fired\n"), None })
+					tm.Reset(math.MaxInt64)
 				}
 				return nil, Options{}, None
 			},
