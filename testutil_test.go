@@ -323,3 +323,72 @@ func replyPerLine(reply []byte, served *atomic.Int64) func(Conn, []byte) ([]byte
 		return out, None
 	}
 }
+
+// startQuietServer is startServer with a Tick every tick instead of every
+// 5 ms, for tests of the loop's timing: a frequent Tick keeps waking the
+// loop and so keeps its clock fresh, which can hide a stale one, as a
+// server without Tick would see it. Stop takes up to tick.
+func startQuietServer(t testing.TB, events Events, tick time.Duration, addrs ...string) *testServer {
+	t.Helper()
+	var sp atomic.Pointer[testServer]
+	events.Tick = func() (time.Duration, Action) {
+		if s := sp.Load(); s != nil && s.stop.Load() {
+			return 0, Shutdown
+		}
+		return tick, None
+	}
+	s := startServer(t, events, addrs...)
+	sp.Store(s)
+	return s
+}
+
+// readUntilError reads and discards what c receives until a read fails,
+// for at most d, and returns how much it read and the error (io.EOF for a
+// clean end of stream).
+func readUntilError(c net.Conn, d time.Duration) (int64, error) {
+	c.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 64<<10)
+	var total int64
+	for {
+		n, err := c.Read(buf)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// patterned is n bytes whose value at stream offset off+i is a function of
+// off+i, so that a reader can check each byte's place in the stream.
+func patterned(off, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = patternByte(off + i)
+	}
+	return b
+}
+
+func patternByte(off int) byte { return byte(off % 251) }
+
+// checkPatterned reports the first offset at which b, found at stream
+// offset off, differs from patterned, or -1.
+func checkPatterned(off int, b []byte) int {
+	for i, v := range b {
+		if v != patternByte(off+i) {
+			return off + i
+		}
+	}
+	return -1
+}
+
+// within checks that d, the time something took, is at least min (never
+// early) and at most max.
+func within(t *testing.T, what string, d, min, max time.Duration) {
+	t.Helper()
+	if d < min {
+		t.Errorf("%s after %v: early, want at least %v", what, d, min)
+	}
+	if d > max {
+		t.Errorf("%s after %v: want at most %v", what, d, max)
+	}
+}
