@@ -86,7 +86,7 @@ func (l *loop) serve(c *conn, r ready) {
 	if c.ended() {
 		return
 	}
-	if r&(readyWrite|readyHangup|readyError) != 0 && (c.out.Len() > 0 || c.action != pendingNone) {
+	if r&(readyWrite|readyHangup|readyError) != 0 && (c.out.Len() > 0 || c.action != pendingNone || c.flags&(flagCloseWrite|flagWriteClosed) == flagCloseWrite) {
 		// flush writes it, and a write on a broken socket reports why.
 		l.markDirty(c)
 	}

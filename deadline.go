@@ -2,6 +2,7 @@ package evio
 
 import (
 	"errors"
+	"math"
 	"net"
 	"time"
 )
@@ -35,7 +36,7 @@ func (c *conn) setDeadlines(t time.Time, read, write bool) error {
 	}
 	var when int64
 	if !t.IsZero() {
-		when = monotime() + int64(time.Until(t))
+		when = addTime(monotime(), int64(time.Until(t)))
 		if when <= 0 {
 			when = 1 // long past: 0 means no deadline
 		}
@@ -59,7 +60,25 @@ func (l *loop) setIdleTimeout(c *conn, d time.Duration) {
 	x := c.extend()
 	x.idle = int64(d)
 	x.active = monotime()
-	l.timers.scheduleBy(c, x.active+x.idle)
+	l.timers.scheduleBy(c, addTime(x.active, x.idle))
+}
+
+// addTime is t+d in loop time, saturated: a timeout of math.MaxInt64 is
+// "never", not a time in the past.
+func addTime(t, d int64) int64 {
+	if d > 0 && t > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return t + d
+}
+
+// idleSince is when c's input or output last moved: what the loop
+// recorded, or the engine's writer, whichever is later.
+func (l *loop) idleSince(c *conn) int64 {
+	if w := l.tp.writtenAt(c); w > c.ext.active {
+		return w
+	}
+	return c.ext.active
 }
 
 // stampActivity records that c's input or output moved, for its idle
@@ -95,7 +114,7 @@ func (l *loop) checkDeadlines(c *conn, now int64) {
 		x.writeDeadline = 0
 		c.flags |= flagWriteExpired
 	}
-	if x.idle > 0 && now >= x.active+x.idle {
+	if x.idle > 0 && now >= addTime(l.idleSince(c), x.idle) {
 		if l.hasQueued(c) {
 			l.abortConn(c, ErrIdleTimeout)
 		} else {
@@ -103,14 +122,15 @@ func (l *loop) checkDeadlines(c *conn, now int64) {
 		}
 		return
 	}
-	if next := x.nextDeadline(c); next > 0 {
+	if next := l.nextDeadline(c); next > 0 {
 		l.timers.schedule(c, next, 0)
 	}
 }
 
 // nextDeadline is the earliest time at which one of c's timeouts may pass,
 // or 0 if none is set.
-func (x *connExt) nextDeadline(c *conn) int64 {
+func (l *loop) nextDeadline(c *conn) int64 {
+	x := c.ext
 	next := int64(0)
 	earliest := func(t int64) {
 		if t > 0 && (next == 0 || t < next) {
@@ -122,7 +142,7 @@ func (x *connExt) nextDeadline(c *conn) int64 {
 	}
 	earliest(x.writeDeadline)
 	if x.idle > 0 {
-		earliest(x.active + x.idle)
+		earliest(addTime(l.idleSince(c), x.idle))
 	}
 	return next
 }

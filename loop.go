@@ -42,9 +42,9 @@ type loop struct {
 	replies   datagramReplies
 
 	timers timerHeap
-	// now is the loop clock as read after the last poll, when any timer
-	// was scheduled: what due timers are compared with and connections
-	// record as their last activity (stampActivity).
+	// now is the loop clock as read when the last wait returned, if any
+	// timer was scheduled (woke): what due timers are compared with and
+	// connections record as their last activity (stampActivity).
 	now   int64
 	tick  loopTimer // Tick, on loop 0
 	drain loopTimer // the end of the shutdown drain
@@ -135,11 +135,6 @@ func (l *loop) run() {
 			l.closeAll()
 			return
 		}
-		if l.timers.len() > 0 {
-			// One clock reading serves the iteration's due timers and the
-			// activity its connections record for their idle timeouts.
-			l.now = monotime()
-		}
 		l.takeInbox()
 		l.runTimers()
 		l.flush()
@@ -171,6 +166,19 @@ func (l *loop) takeInbox() {
 	l.spare = tasks
 }
 
+// woke is what the transport calls when its wait returns, before it hands
+// the loop anything: one clock reading then serves the iteration's due
+// timers and the activity its connections record for their idle timeouts.
+func (l *loop) woke() {
+	if l.timers.len() > 0 {
+		l.now = monotime()
+	}
+}
+
+// maxPollWait caps one wait, so that a timer years away does not overflow
+// a poller's timeout argument; waking once an hour costs nothing.
+const maxPollWait = time.Hour
+
 // timeout is how long poll may block: until the earliest timer, or
 // forever. An idle loop makes no system calls.
 func (l *loop) timeout() time.Duration {
@@ -178,10 +186,14 @@ func (l *loop) timeout() time.Duration {
 	if !ok {
 		return -1
 	}
-	if d := when - monotime(); d > 0 {
-		return time.Duration(d)
+	d := when - monotime()
+	switch {
+	case d <= 0:
+		return 0
+	case d > int64(maxPollWait):
+		return maxPollWait
 	}
-	return 0
+	return time.Duration(d)
 }
 
 // runTimers runs the timers that are due. A timer that schedules itself at

@@ -165,6 +165,10 @@ type Timer struct {
 	f          func() (out []byte, action Action)
 	index      int32  // in the loop's heap, +1; 0 when not scheduled
 	prev, next *Timer // in c.ext.timers while scheduled (not for UDP)
+	// due is when the timer fires. Its heap entry may be due earlier: a
+	// Reset to a later time (a timeout pushed back on every request) only
+	// stores it, and the entry, when it comes, moves itself to due.
+	due int64
 }
 
 func (c *conn) AfterFunc(d time.Duration, f func() (out []byte, action Action)) *Timer {
@@ -206,7 +210,8 @@ func (t *Timer) schedule(d time.Duration) {
 		d = 0
 	}
 	c := t.c
-	c.loop.timers.schedule(t, monotime()+int64(d), 0)
+	t.due = addTime(monotime(), int64(d))
+	c.loop.timers.scheduleBy(t, t.due)
 	if c.origin.datagram || t.prev != nil || c.ext != nil && c.ext.timers == t {
 		return // a datagram's sender never ends; or linked already
 	}
@@ -238,6 +243,10 @@ func (t *Timer) unlink() {
 func (t *Timer) timerIndex() *int32 { return &t.index }
 
 func (t *Timer) onTimer(l *loop, now, arg int64) {
+	if t.due > now {
+		l.timers.schedule(t, t.due, 0) // Reset later since it was scheduled
+		return
+	}
 	t.unlink()
 	c := t.c
 	if l.stopping || c.ended() {

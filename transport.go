@@ -19,9 +19,9 @@ import (
 // goroutine may call.
 type transport interface {
 	// poll waits until something is ready, the loop is woken or timeout
-	// passes (forever when negative), and hands each ready connection to
-	// l.serve and each ready listener to the engine's own accept. An error
-	// means the poller itself failed: the server stops.
+	// passes (forever when negative), calls l.woke, and hands each ready
+	// connection to l.serve and each ready listener to the engine's own
+	// accept. An error means the poller itself failed: the server stops.
 	poll(timeout time.Duration) error
 	// wake makes a poll in progress, or the next one, return. Any
 	// goroutine; never blocks.
@@ -54,6 +54,11 @@ type transport interface {
 	// shutdownWrite sends c's peer an end of stream (FIN) after the
 	// output already written.
 	shutdownWrite(c *conn) error
+	// writtenAt is the loop time (monotime) at which the engine last moved
+	// some of c's output into its socket, for an engine that writes on
+	// goroutines of its own; 0 for one that writes in the loop, where
+	// l.wrote records it. The idle timeout counts it as activity.
+	writtenAt(c *conn) int64
 	// setKeepAlive turns TCP keepalive on for c with the given period; a
 	// no-op for unix sockets.
 	setKeepAlive(c *conn, period time.Duration)

@@ -42,6 +42,7 @@ func (t *pollTransport) poll(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	t.l.woke()
 	for i := 0; i < n; i++ {
 		t.dispatch(t.poller.Event(i))
 	}
@@ -125,6 +126,8 @@ func (t *pollTransport) write(c *conn) error {
 }
 
 func (t *pollTransport) drained(c *conn) bool { return true }
+
+func (t *pollTransport) writtenAt(c *conn) int64 { return 0 } // l.wrote records it
 
 func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd)) }
 

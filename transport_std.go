@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,21 +58,17 @@ func stopTimer(t *time.Timer) {
 }
 
 func (t *stdTransport) poll(timeout time.Duration) error {
+	t.wait(timeout)
+	t.l.woke()
+	t.payOwed()
+	return nil
+}
+
+// wait blocks until the inbox has tasks or timeout passes; not at all
+// while readiness is owed.
+func (t *stdTransport) wait(timeout time.Duration) {
 	if len(t.owed) > 0 {
-		owed := t.owed
-		t.owed = t.spareOwed[:0]
-		for i, o := range owed {
-			owed[i] = owedReady{}
-			r := o.r
-			if !o.c.ext.stream.readable {
-				r &^= readyRead // taken since
-			}
-			if r != 0 {
-				t.l.serve(o.c, r)
-			}
-		}
-		t.spareOwed = owed[:0]
-		return nil
+		return
 	}
 	switch {
 	case timeout < 0:
@@ -89,7 +86,25 @@ func (t *stdTransport) poll(timeout time.Duration) error {
 		}
 		stopTimer(t.timer)
 	}
-	return nil
+}
+
+// payOwed delivers the readiness found while arming (see arm).
+func (t *stdTransport) payOwed() {
+	if len(t.owed) > 0 {
+		owed := t.owed
+		t.owed = t.spareOwed[:0]
+		for i, o := range owed {
+			owed[i] = owedReady{}
+			r := o.r
+			if !o.c.ext.stream.readable {
+				r &^= readyRead // taken since
+			}
+			if r != 0 {
+				t.l.serve(o.c, r)
+			}
+		}
+		t.spareOwed = owed[:0]
+	}
 }
 
 func (t *stdTransport) wake() {
@@ -216,6 +231,8 @@ func (t *stdTransport) write(c *conn) error {
 	return nil
 }
 
+func (t *stdTransport) writtenAt(c *conn) int64 { return c.ext.stream.writtenAt.Load() }
+
 func (t *stdTransport) drained(c *conn) bool {
 	s := c.ext.stream
 	s.mu.Lock()
@@ -335,6 +352,9 @@ type stdStream struct {
 	werr          error  // the writer failed; it has exited
 	kick          chan struct{}
 	writerStarted bool // loop only
+	// writtenAt is when the writer last finished a write (monotime): the
+	// idle timeout counts the writer's progress as activity.
+	writtenAt atomic.Int64
 }
 
 func newStdStream(nc net.Conn) *stdStream {
@@ -415,7 +435,9 @@ func (s *stdStream) writeLoop(l *loop, c *conn, wg *sync.WaitGroup) {
 			if notify {
 				l.post(task{kind: taskIO, ready: readyWrite, c: c}) // room: refill while this batch is written
 			}
-			if _, err := s.nc.Write(batch); err != nil {
+			_, err := s.nc.Write(batch)
+			s.writtenAt.Store(monotime())
+			if err != nil {
 				s.mu.Lock()
 				s.werr, s.writing = err, false
 				s.mu.Unlock()
