@@ -211,6 +211,12 @@ const (
 
 func (c *conn) ended() bool { return c.flags&flagEnded != 0 }
 
+// closeWritePending reports whether a CloseWrite waits for the output to
+// be written.
+func (c *conn) closeWritePending() bool {
+	return c.flags&(flagCloseWrite|flagWriteClosed) == flagCloseWrite
+}
+
 // maxOutput is the connection's bound on queued output.
 func (c *conn) maxOutput() int {
 	if c.ext != nil && c.ext.maxOutput > 0 {

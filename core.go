@@ -86,7 +86,7 @@ func (l *loop) serve(c *conn, r ready) {
 	if c.ended() {
 		return
 	}
-	if r&(readyWrite|readyHangup|readyError) != 0 && (c.out.Len() > 0 || c.action != pendingNone || c.flags&(flagCloseWrite|flagWriteClosed) == flagCloseWrite) {
+	if r&(readyWrite|readyHangup|readyError) != 0 && (c.out.Len() > 0 || c.action != pendingNone || c.closeWritePending()) {
 		// flush writes it, and a write on a broken socket reports why.
 		l.markDirty(c)
 	}
@@ -340,7 +340,7 @@ func (l *loop) settle(c *conn) {
 	if c.flags&flagAboveHigh != 0 && l.fallenBelowLow(c) {
 		return // Drained queued more, and settles c again
 	}
-	if c.out.Len() == 0 && (c.action != pendingNone || c.flags&(flagCloseWrite|flagWriteClosed) == flagCloseWrite) {
+	if c.out.Len() == 0 && (c.action != pendingNone || c.closeWritePending()) {
 		if !l.tp.drained(c) {
 			l.watch(c, wantWrite) // the transport reports writable when it has
 			return
