@@ -332,6 +332,10 @@ func TestTotalOutputFreedByCut(t *testing.T) {
 			case <-time.After(time.Millisecond):
 			}
 		}
+		// Closed fires inside the iteration that cut the connection; the
+		// loop publishes its total at the end of that iteration. Wait for
+		// it, or the next push can meet the total of a moment ago.
+		waitFor(t, "the cut connection's bytes to stop counting", func() bool { return !outputExhausted(h) })
 		// A peer that reads, on loop 1, is pushed 16 MiB in a row, each
 		// push while the last is still queued: with the total stale, the
 		// second would cut it.

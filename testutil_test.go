@@ -273,6 +273,10 @@ func engineOf(c Conn) string {
 // loopIterations is how many iterations c's loop has run; any goroutine.
 func loopIterations(c Conn) uint64 { return c.(*conn).loop.iterations.Load() }
 
+// outputExhausted reports whether c's server holds its MaxTotalOutput, as
+// its loops last published; any goroutine.
+func outputExhausted(c Conn) bool { return c.(*conn).loop.server.budget.exhausted() }
+
 // queuedOutput is the output c's loop holds for it; from c's events only.
 func queuedOutput(c Conn) int { return c.(*conn).out.Len() }
 
