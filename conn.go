@@ -13,8 +13,9 @@ import (
 //
 // Its methods may be called from the events of that connection, and from
 // the functions of its timers (AfterFunc), which run on the same loop.
-// Wake, LocalAddr, RemoteAddr and AddrIndex are also safe to call from any
-// other goroutine, at any time, even after the connection has closed;
+// Write, Close, Abort, Wake, LocalAddr, RemoteAddr and AddrIndex are also
+// safe to call from any other goroutine, at any time, even after the
+// connection has closed;
 // Context and SetContext are not synchronised, so use them from the
 // connection's events only (or guard the value yourself); the others
 // belong to the connection's loop.
@@ -49,6 +50,26 @@ type Conn interface {
 	// For a UDP Conn, the out of that Data event is sent to the datagram's
 	// sender.
 	Wake()
+
+	// Write queues a copy of b for the connection, from any goroutine,
+	// without blocking on the network: writes reach the peer in the order
+	// of the calls, and, seen from the loop, in order with the output of
+	// the connection's events (a Write inside an event goes before that
+	// event's out). A burst of writes wakes the loop once. It returns
+	// ErrOutputLimit, and queues nothing, when the connection's queue
+	// (as the loop last saw it) with what is waiting and b would pass
+	// Options.MaxOutput, and net.ErrClosed once the connection has ended
+	// or Close or Abort was called. Bytes of a Write that returned nil
+	// reach the peer unless the connection fails or is aborted. An error
+	// for a UDP Conn.
+	Write(b []byte) error
+	// Close closes the connection once everything queued (by events and
+	// by Write) has been written, as the Close action does; from any
+	// goroutine. Later writes fail with net.ErrClosed.
+	Close() error
+	// Abort closes the connection at once with a reset, discarding what is
+	// queued, as the Abort action does; from any goroutine.
+	Abort() error
 
 	// SetReadDeadline sets the time by which the connection must be done
 	// waiting for input, as net.Conn's read deadline does: when it passes
@@ -120,6 +141,9 @@ type conn struct {
 	gen   uint32 // the loop's registration count when it was registered: tells stale poller events apart
 	timer int32  // position in loop.timers + 1; 0 when not scheduled
 
+	// outbox holds writes and closes from outside the connection's events
+	// (outbox.go); nil until the first. Any goroutine.
+	outbox atomic.Pointer[outbox]
 	// async holds the flags other goroutines read or set (asyncWoken,
 	// asyncSocketGone); any goroutine, atomically.
 	async atomic.Uint32

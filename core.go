@@ -69,6 +69,9 @@ func (l *loop) openConn(c *conn) {
 	if opts.IdleTimeout > 0 {
 		l.setIdleTimeout(c, opts.IdleTimeout)
 	}
+	if ob := c.outbox.Load(); ob != nil {
+		ob.publish(c) // written to from another goroutine during Opened
+	}
 	l.react(c, out, action)
 	if c.flags&flagDirty == 0 && !c.ended() {
 		// Nothing to write: settle now, which also stops reading if the
@@ -139,6 +142,9 @@ func (l *loop) fireData(c *conn, in []byte) {
 func (l *loop) react(c *conn, out []byte, action Action) {
 	if c.ended() {
 		return
+	}
+	if ob := c.outbox.Load(); ob != nil && !l.takeOutbox(c, ob) {
+		return // written from inside the event: first; or aborted
 	}
 	if action == Abort {
 		l.abortConn(c, nil)
@@ -365,6 +371,9 @@ func (l *loop) settle(c *conn) {
 		want |= wantWrite
 	}
 	l.watch(c, want)
+	if ob := c.outbox.Load(); ob != nil {
+		ob.publish(c)
+	}
 }
 
 // watch makes the transport watch c for want, if it does not already.
@@ -402,6 +411,7 @@ func (l *loop) end(c *conn, err error, reset bool) {
 	if c.ended() {
 		return
 	}
+	l.sealOutbox(c, false)
 	l.forget(c)
 	l.unregister(c)
 	// Closed fires before the socket is released, so that the
@@ -424,8 +434,8 @@ func (l *loop) fireClosed(c *conn, err error) {
 // lingerTimeout passes (nginx's lingering close, net/http's
 // closeWriteAndWait). Closed fires now either way, with err.
 func (l *loop) closeGracefully(c *conn, err error) {
-	if c.ended() {
-		return
+	if c.ended() || !l.sealOutbox(c, true) {
+		return // ended; or written to meanwhile: that output first
 	}
 	if c.flags&flagEOF != 0 || !l.tp.unsettled(c) {
 		l.closeConn(c, err)
@@ -496,6 +506,9 @@ func (l *loop) detach(c *conn) {
 	if l.server.events.Detached == nil {
 		l.closeGracefully(c, nil)
 		return
+	}
+	if !l.sealOutbox(c, true) {
+		return // written to meanwhile: that output first
 	}
 	l.forget(c)
 	l.unregister(c)

@@ -120,7 +120,11 @@ func (l *loop) checkDeadlines(c *conn, now int64) {
 		} else {
 			l.closeGracefully(c, ErrIdleTimeout)
 		}
-		return
+		if c.ended() {
+			return
+		}
+		// Written to from another goroutine just now: not idle after all.
+		x.active = now
 	}
 	if next := l.nextDeadline(c); next > 0 {
 		l.timers.schedule(c, next, 0)

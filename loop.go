@@ -92,6 +92,9 @@ const (
 	// taskIO: readiness or a datagram reported by an engine's goroutine;
 	// the transport handles it.
 	taskIO
+	// taskWrite: Conn.Write, Close or Abort was called; the outbox holds
+	// what they asked for.
+	taskWrite
 	// taskBudget: the server-wide output total fell below its limit;
 	// connections held back for it may be read again.
 	taskBudget
@@ -155,6 +158,8 @@ func (l *loop) takeInbox() {
 			l.openConn(t.c)
 		case taskWake:
 			l.serveWake(t.c)
+		case taskWrite:
+			l.serveWrite(t.c)
 		case taskIO:
 			l.tp.handle(t)
 		case taskBudget:
