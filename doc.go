@@ -95,6 +95,14 @@
 // (RST), so its peer gets an error instead of a clean end of stream; an
 // ordinary Close stays graceful.
 //
+// # From other goroutines
+//
+// Conn.Write queues bytes for a connection from any goroutine, in order
+// with the output of its events and bounded by Options.MaxOutput
+// (ErrOutputLimit); Conn.Close and Conn.Abort close it from anywhere.
+// Start runs a server in the background and returns a Handle whose Stop
+// drains and closes it for as long as a context allows.
+//
 // # Engines
 //
 //	System                                  Engine

@@ -6,6 +6,6 @@ package evio
 // only.
 const pollEngineAvailable = false
 
-func servePoll(events Events, specs []listenSpec, numLoops int) error {
-	return serveStd(events, specs, numLoops)
+func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error {
+	return serveStd(events, specs, numLoops, h)
 }

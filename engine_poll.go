@@ -41,8 +41,8 @@ type pollListener struct {
 	timer   int32         // timerTarget: the end of the pause
 }
 
-func servePoll(events Events, specs []listenSpec, numLoops int) error {
-	s := newServer(events, numLoops)
+func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error {
+	s := newServer(events, numLoops, h)
 	var listeners []*pollListener
 	defer func() {
 		s.discardInbox()

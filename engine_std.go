@@ -30,8 +30,8 @@ type stdListener struct {
 // stdAcceptFunc accepts on a listener; tests replace it to inject errors.
 var stdAcceptFunc = func(ln net.Listener) (net.Conn, error) { return ln.Accept() }
 
-func serveStd(events Events, specs []listenSpec, numLoops int) error {
-	s := newServer(events, numLoops)
+func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error {
+	s := newServer(events, numLoops, h)
 	var listeners []*stdListener
 	closeListeners := func() {
 		for _, ln := range listeners {

@@ -224,7 +224,7 @@ type Events struct {
 // already has queued (for at most a few seconds), fires Closed for each
 // connection, closes the listeners and removes unix socket files.
 func Serve(events Events, addr ...string) error {
-	return serve(events, addr)
+	return serve(events, addr, nil)
 }
 
 // ErrOutputLimit is the error Closed reports for a connection closed

@@ -2,6 +2,7 @@ package evio_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -178,4 +179,59 @@ func ExampleConn_PauseRead() {
 	// Output:
 	// resumed
 	// sent while paused
+}
+
+// A server started in the background and stopped from outside, with a
+// deadline for writing what is queued.
+func ExampleStart() {
+	var events evio.Events
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) { return in, evio.None }
+	h, err := evio.Start(events, "tcp://127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.Dial("tcp", h.Addrs()[0].String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("echo\n"))
+	line := make([]byte, 5)
+	io.ReadFull(c, line)
+	fmt.Print(string(line))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println(h.Stop(ctx))
+	// Output:
+	// echo
+	// <nil>
+}
+
+// Pushing to a connection from another goroutine: Write copies the bytes
+// and wakes the loop; Close closes after everything written.
+func ExampleConn_Write() {
+	var events evio.Events
+	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+		go func() {
+			for i := 1; i <= 3; i++ {
+				c.Write([]byte(fmt.Sprintf("update %d\n", i)))
+			}
+			c.Close()
+		}()
+		return nil, evio.Options{}, evio.None
+	}
+	runClient(events, func(addr string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		all, _ := io.ReadAll(c)
+		fmt.Print(string(all))
+	})
+	// Output:
+	// update 1
+	// update 2
+	// update 3
 }

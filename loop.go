@@ -65,6 +65,7 @@ type loop struct {
 	stopping  bool // draining after a shutdown
 
 	iterations atomic.Uint64 // loop iterations so far, read by tests
+	goroutine  atomic.Uint64 // the loop's goroutine, for Handle.Stop from an event
 }
 
 func newLoop(s *server, index int) *loop {
@@ -100,6 +101,8 @@ const (
 	taskBudget
 	// taskStop: the server is shutting down.
 	taskStop
+	// taskAbandon: Handle.Stop's context ended: close what is still open.
+	taskAbandon
 )
 
 // task is one entry of a loop's inbox.
@@ -128,6 +131,7 @@ func (l *loop) post(t task) {
 // (see writeEach).
 func (l *loop) run() {
 	defer l.server.loopsDone.Done()
+	l.goroutine.Store(goroutineID())
 	if l.index == 0 && l.server.events.Tick != nil {
 		l.runTick(monotime())
 	}
@@ -166,6 +170,8 @@ func (l *loop) takeInbox() {
 			l.releaseHeld()
 		case taskStop:
 			l.beginStop()
+		case taskAbandon:
+			l.closeAll()
 		}
 	}
 	l.spare = tasks
@@ -243,7 +249,9 @@ func (l *loop) beginStop() {
 	l.stopping = true
 	l.timers.cancel(&l.tick)
 	l.tp.stopAccepting()
-	l.timers.schedule(&l.drain, monotime()+int64(drainTimeout), 0)
+	if !l.server.drainUntilStopped.Load() {
+		l.timers.schedule(&l.drain, monotime()+int64(drainTimeout), 0)
+	}
 	for _, c := range l.conns {
 		if c == nil || c.ended() {
 			continue

@@ -10,7 +10,7 @@ import (
 // gone and another has taken its slot (as a reused descriptor would, inside
 // one batch of events), the old token names no connection.
 func TestStaleTokenReachesNoOne(t *testing.T) {
-	l := newServer(Events{}, 1).loops[0]
+	l := newServer(Events{}, 1, nil).loops[0]
 	first := &conn{slot: -1}
 	l.register(first)
 	slot, gen := first.slot, first.gen

@@ -12,7 +12,7 @@ import (
 // serve parses the addresses and runs the server on one engine: the
 // portable one when any address asks for it (or the system has no
 // epoll/kqueue), the poll engine otherwise.
-func serve(events Events, addrs []string) error {
+func serve(events Events, addrs []string, h *Handle) error {
 	if len(addrs) == 0 {
 		return errors.New("evio: Serve needs at least one address")
 	}
@@ -34,9 +34,9 @@ func serve(events Events, addrs []string) error {
 		numLoops = 1
 	}
 	if portable {
-		return serveStd(events, specs, numLoops)
+		return serveStd(events, specs, numLoops, h)
 	}
-	return servePoll(events, specs, numLoops)
+	return servePoll(events, specs, numLoops, h)
 }
 
 // server is one Serve call, on either engine: its loops and what they
@@ -50,6 +50,12 @@ type server struct {
 	balance  *balancer
 	budget   *outputBudget
 
+	// handle is the Handle of a server started with Start; nil for Serve.
+	handle *Handle
+	// drainUntilStopped makes the shutdown drain wait for Handle.Stop's
+	// context instead of drainTimeout.
+	drainUntilStopped atomic.Bool
+
 	// onStop, set by the engine, runs once when the shutdown begins, on
 	// the goroutine that asked for it.
 	onStop    func()
@@ -60,8 +66,9 @@ type server struct {
 	err   error // the first fatal error; guarded by errMu
 }
 
-func newServer(events Events, numLoops int) *server {
+func newServer(events Events, numLoops int, h *Handle) *server {
 	s := &server{
+		handle:   h,
 		events:   events,
 		handlers: handlers{events: events},
 		balance:  newBalancer(events.LoadBalance, numLoops),
@@ -87,6 +94,9 @@ func (s *server) run(start func()) error {
 	}
 	if start != nil {
 		start()
+	}
+	if s.handle != nil {
+		s.handle.started(s)
 	}
 	s.loopsDone.Wait()
 	s.shutdown(nil) // a loop that failed stops the rest of the server too

@@ -1,0 +1,123 @@
+package evio
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"runtime"
+	"strconv"
+)
+
+// Handle is a server started with Start: it runs on goroutines of its own
+// until Stop, a Shutdown action or a fatal error ends it. Its methods are
+// safe from any goroutine.
+type Handle struct {
+	ready chan struct{} // closed once the loops run, or serving ended first
+	done  chan struct{} // closed when serving has ended
+	s     *server       // set before ready is closed; nil if serving never started
+	err   error         // what serving returned; read after done is closed
+}
+
+// Start starts a server as Serve does, but returns as soon as every
+// address is bound, Serving has fired and the loops run, instead of
+// blocking until the server ends. An address that cannot be used is an
+// error, and nothing is left listening. If Serving returns Shutdown, Start
+// returns a Handle whose server has already ended.
+func Start(events Events, addr ...string) (*Handle, error) {
+	h := &Handle{ready: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		h.err = serve(events, addr, h)
+		close(h.done)
+	}()
+	select {
+	case <-h.ready:
+		return h, nil
+	case <-h.done:
+		if h.err != nil {
+			return nil, h.err
+		}
+		return h, nil
+	}
+}
+
+// started is called by the server once its loops run.
+func (h *Handle) started(s *server) {
+	h.s = s
+	close(h.ready)
+}
+
+// Addrs are the listening addresses, as Server.Addrs gives them; nil if
+// the server never started.
+func (h *Handle) Addrs() []net.Addr {
+	if h.s == nil {
+		return nil
+	}
+	return h.s.addrs
+}
+
+// Wait blocks until the server has ended and returns what Serve would: nil
+// after a Shutdown action or Stop, or the error that ended it.
+func (h *Handle) Wait() error {
+	<-h.done
+	return h.err
+}
+
+// Stop shuts the server down: it stops accepting, stops reading, writes
+// what every connection has queued for as long as ctx allows, closes each
+// connection (Closed fires) and returns once the loops are done, with the
+// server's error, if it failed, or nil. When ctx ends first, connections
+// still writing are reset and Stop returns ctx's error once they are
+// closed. Stop may be called more than once, from any goroutine; called
+// from an event of this server (a loop cannot wait for itself) it starts
+// the stop and returns nil at once, like the Shutdown action.
+func (h *Handle) Stop(ctx context.Context) error {
+	s := h.s
+	if s == nil {
+		return h.Wait()
+	}
+	s.drainUntilStopped.Store(true)
+	s.shutdown(nil)
+	if s.onLoop() {
+		return nil
+	}
+	select {
+	case <-h.done:
+		return h.err
+	case <-ctx.Done():
+		for _, l := range s.loops {
+			l.post(task{kind: taskAbandon})
+		}
+		<-h.done
+		if h.err != nil {
+			return h.err
+		}
+		return ctx.Err()
+	}
+}
+
+// onLoop reports whether the calling goroutine is one of s's loops.
+func (s *server) onLoop() bool {
+	id := goroutineID()
+	for _, l := range s.loops {
+		if l.goroutine.Load() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// goroutineID is the calling goroutine's number, from its stack trace's
+// header ("goroutine 42 [running]:"). Go offers no cheaper way; Stop, the
+// only caller, is rare.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		if id, err := strconv.ParseUint(string(b[:i]), 10, 64); err == nil {
+			return id
+		}
+	}
+	return 0
+}
+
