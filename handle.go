@@ -120,4 +120,3 @@ func goroutineID() uint64 {
 	}
 	return 0
 }
-
