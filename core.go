@@ -46,6 +46,7 @@ func (l *loop) openConn(c *conn) {
 	}
 	c.armed = wantRead
 	l.open++
+	l.counters.accepted++
 	out, opts, action, err := l.server.handlers.opened(c)
 	if err != nil {
 		l.closeConn(c, err)
@@ -112,6 +113,8 @@ func (l *loop) read(c *conn) {
 	n, err := l.tp.read(c, l.readBuf)
 	switch {
 	case n > 0:
+		l.counters.reads++
+		l.counters.bytesIn += uint64(n)
 		l.stampActivity(c)
 		in := l.readBuf[:n]
 		if c.flags&flagReuseInput == 0 {
@@ -335,6 +338,8 @@ func (l *loop) dropOutput() {
 // wrote is how a transport reports n bytes of c.out taken by the socket
 // (or by the engine, which then counts as the socket).
 func (l *loop) wrote(c *conn, n int) {
+	l.counters.writes++
+	l.counters.bytesOut += uint64(n)
 	l.pool.Consume(&c.out, n)
 	l.queued -= n
 	l.stampActivity(c)
@@ -421,6 +426,7 @@ func (l *loop) end(c *conn, err error, reset bool) {
 }
 
 func (l *loop) fireClosed(c *conn, err error) {
+	l.countClosed(c, err)
 	if l.server.handlers.closed(c, err) == Shutdown {
 		l.server.shutdown(nil)
 	}
@@ -518,6 +524,7 @@ func (l *loop) detach(c *conn) {
 		l.fireClosed(c, fmt.Errorf("evio: detach: %w", err))
 		return
 	}
+	l.counters.detached++
 	if l.server.handlers.detached(c, rwc) == Shutdown {
 		l.server.shutdown(nil)
 	}

@@ -64,6 +64,13 @@ type loop struct {
 	writeEach bool
 	stopping  bool // draining after a shutdown
 
+	// counters are what the loop counts (counters.go); countersPublished
+	// is their value as last stored in countersShare, which any goroutine
+	// reads.
+	counters          loopCounters
+	countersPublished loopCounters
+	countersShare     loopCountersShare
+
 	iterations atomic.Uint64 // loop iterations so far, read by tests
 	goroutine  atomic.Uint64 // the loop's goroutine, for Handle.Stop from an event
 }
@@ -146,6 +153,7 @@ func (l *loop) run() {
 		l.runTimers()
 		l.flush()
 		l.publishQueued()
+		l.publishCounters()
 		if l.stopping && l.open == 0 && l.lingering.Load() == 0 {
 			l.timers.cancel(&l.drain)
 			return
@@ -161,8 +169,10 @@ func (l *loop) takeInbox() {
 		case taskOpen:
 			l.openConn(t.c)
 		case taskWake:
+			l.counters.wakeups++
 			l.serveWake(t.c)
 		case taskWrite:
+			l.counters.wakeups++
 			l.serveWrite(t.c)
 		case taskIO:
 			l.tp.handle(t)

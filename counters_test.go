@@ -1,0 +1,90 @@
+package evio
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestCounters: the counters follow what the server did: connections
+// accepted, open and closed (and why), bytes both ways, wakeups.
+func TestCounters(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		woken := make(chan Conn, 1)
+		h := startHandle(t, Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				return nil, Options{MaxOutput: 64 << 10}, None
+			},
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				if in == nil {
+					return make([]byte, 1<<20), None // a push past the bound
+				}
+				if string(in) == "push" {
+					woken <- c
+					return nil, None
+				}
+				return in, None
+			},
+		}, e.addr("tcp", "127.0.0.1:0"))
+		addr := h.Addrs()[0].String()
+
+		// One echo, closed by the peer.
+		c1, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1.Write([]byte("hello"))
+		c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.ReadFull(c1, make([]byte, 5))
+		c1.Close()
+
+		// One cut at its output bound: pushes to a peer that reads nothing.
+		c2 := dialNonReader(t, addr)
+		defer c2.Close()
+		c2.Write([]byte("push"))
+		c := <-woken
+		for i := 0; i < 50; i++ {
+			c.Wake()
+			time.Sleep(5 * time.Millisecond)
+		}
+
+		waitFor(t, "the counters", func() bool {
+			n := h.Counters()
+			return n.Closed == 2 && n.ClosedByPeer == 1 && n.ClosedOutputLimit == 1
+		})
+		n := h.Counters()
+		if n.Accepted != 2 || n.Open != 0 {
+			t.Fatalf("accepted %d, open %d; want 2 and 0", n.Accepted, n.Open)
+		}
+		if n.BytesIn < 9 || n.BytesOut < 5 || n.Reads < 2 || n.Writes < 1 {
+			t.Fatalf("bytes in %d, out %d, reads %d, writes %d: too few", n.BytesIn, n.BytesOut, n.Reads, n.Writes)
+		}
+		if n.Wakeups < 1 || n.Iterations == 0 {
+			t.Fatalf("wakeups %d, iterations %d", n.Wakeups, n.Iterations)
+		}
+		if n.ClosedByError != 0 || n.ClosedTimeout != 0 {
+			t.Fatalf("closed by error %d, by timeout %d; want 0", n.ClosedByError, n.ClosedTimeout)
+		}
+	})
+}
+
+// TestCountersAllocateNothing: a snapshot allocates nothing.
+func TestCountersAllocateNothing(t *testing.T) {
+	h, err := Start(Events{}, "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(timeoutContext(t))
+	if a := testing.AllocsPerRun(100, func() { _ = h.Counters() }); a != 0 {
+		t.Fatalf("Counters allocates %.1f times", a)
+	}
+}
+
+// timeoutContext is a context that ends after 10 s or with the test.
+func timeoutContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
