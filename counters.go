@@ -42,16 +42,16 @@ type Counters struct {
 // goroutine; published copies them into loopCountersShare.
 type loopCounters struct {
 	accepted, closed, byPeer, byError, outputLimit, timeout, detached uint64
-	bytesIn, bytesOut, reads, writes, wakeups                          uint64
+	bytesIn, bytesOut, reads, writes, wakeups                         uint64
 }
 
 // loopCountersShare is a loop's published counters, read by any
 // goroutine, alone on its cache lines.
 type loopCountersShare struct {
 	accepted, closed, byPeer, byError, outputLimit, timeout, detached atomic.Uint64
-	bytesIn, bytesOut, reads, writes, wakeups                          atomic.Uint64
-	open, queued, timers                                               atomic.Int64
-	_                                                                  [cacheLine]byte
+	bytesIn, bytesOut, reads, writes, wakeups                         atomic.Uint64
+	open, queued, timers                                              atomic.Int64
+	_                                                                 [cacheLine]byte
 }
 
 // publishCounters stores what changed since the last publication: a busy
