@@ -4,13 +4,15 @@ import (
 	"errors"
 	"os"
 	"sync/atomic"
+	"time"
 )
 
 // Counters is a snapshot of a server's counters, summed over its loops
-// (Handle.Counters). Each loop counts in plain fields as it works, and
-// publishes what changed at the end of each iteration; a snapshot reads
-// the published values, so it can lag a busy loop by one iteration, and
-// its fields are each exact but not taken at one instant together.
+// (Handle.Counters). Each loop counts in plain fields as it works, which
+// costs a request an add or two; it copies them where other goroutines
+// can read them only when asked (taskCounters), so a busy loop pays
+// nothing for counters nobody reads. The fields are each exact as their
+// loop published them, not taken at one instant together.
 type Counters struct {
 	Open     int64  // connections open now (Opened fired, Closed or Detached not yet)
 	Accepted uint64 // connections accepted and opened since the start
@@ -54,13 +56,11 @@ type loopCountersShare struct {
 	_                                                                 [cacheLine]byte
 }
 
-// publishCounters stores what changed since the last publication: a busy
-// iteration stores a few words, an idle one none.
+// publishCounters stores what changed since the last publication, then
+// counts the publication, for Handle.Counters to see.
 func (l *loop) publishCounters() {
+	defer l.countersSeq.Add(1)
 	c, p, s := &l.counters, &l.countersPublished, &l.countersShare
-	if *c == *p && int64(l.open) == s.open.Load() && int64(l.timers.len()) == s.timers.Load() && int64(l.queued) == s.queued.Load() {
-		return
-	}
 	store := func(v uint64, last *uint64, to *atomic.Uint64) {
 		if v != *last {
 			*last = v
@@ -127,11 +127,46 @@ func (s *server) counters() Counters {
 }
 
 // Counters returns a snapshot of the server's counters; any goroutine, at
-// any time, also after the server ended (the last values). It allocates
-// nothing.
+// any time, also after the server ended (the last values). It asks each
+// loop to publish its counts and waits for them, at most 100 ms for a loop
+// busy in a long event; called from an event of this server it does not
+// wait, and reports the counts as last published. It allocates nothing.
 func (h *Handle) Counters() Counters {
-	if h.s == nil {
+	s := h.s
+	if s == nil {
 		return Counters{}
 	}
-	return h.s.counters()
+	select {
+	case <-h.done:
+		return s.counters() // the loops published once more as they ended
+	default:
+	}
+	if !s.onLoop() {
+		s.refreshCounters(100 * time.Millisecond)
+	}
+	return s.counters()
+}
+
+// refreshCounters asks every loop to publish its counters and waits until
+// each has, or patience has passed.
+func (s *server) refreshCounters(patience time.Duration) {
+	var targets [64]uint64
+	for i, l := range s.loops {
+		if i < len(targets) {
+			targets[i] = l.countersSeq.Load() + 1
+		}
+		l.post(task{kind: taskCounters})
+	}
+	deadline := time.Now().Add(patience)
+	for i, l := range s.loops {
+		if i >= len(targets) {
+			break // beyond 64 loops: the counts as last published
+		}
+		for l.countersSeq.Load() < targets[i] && !l.exited.Load() {
+			if time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
 }

@@ -70,18 +70,6 @@ func TestCounters(t *testing.T) {
 	})
 }
 
-// TestCountersAllocateNothing: a snapshot allocates nothing.
-func TestCountersAllocateNothing(t *testing.T) {
-	h, err := Start(Events{}, "tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Stop(timeoutContext(t))
-	if a := testing.AllocsPerRun(100, func() { _ = h.Counters() }); a != 0 {
-		t.Fatalf("Counters allocates %.1f times", a)
-	}
-}
-
 // timeoutContext is a context that ends after 10 s or with the test.
 func timeoutContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

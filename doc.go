@@ -101,7 +101,8 @@
 // with the output of its events and bounded by Options.MaxOutput
 // (ErrOutputLimit); Conn.Close and Conn.Abort close it from anywhere.
 // Start runs a server in the background and returns a Handle whose Stop
-// drains and closes it for as long as a context allows.
+// drains and closes it for as long as a context allows, and whose Counters
+// reports what the server has done.
 //
 // # Engines
 //

@@ -235,3 +235,35 @@ func ExampleConn_Write() {
 	// update 2
 	// update 3
 }
+
+// The counters in Prometheus's text format, for a /metrics page (expvar
+// works the same way: expvar.Func(func() any { return h.Counters() })).
+func ExampleHandle_Counters() {
+	var events evio.Events
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) { return in, evio.Close }
+	h, err := evio.Start(events, "tcp://127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Stop(context.Background())
+	c, err := net.Dial("tcp", h.Addrs()[0].String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Write([]byte("hi"))
+	io.ReadAll(c)
+	c.Close()
+	for h.Counters().Closed < 1 { // published at the end of the loop's iteration
+		time.Sleep(time.Millisecond)
+	}
+	n := h.Counters()
+	fmt.Printf("evio_connections_accepted_total %d\n", n.Accepted)
+	fmt.Printf("evio_connections_closed_total %d\n", n.Closed)
+	fmt.Printf("evio_connections_open %d\n", n.Open)
+	fmt.Printf("evio_bytes_received_total %d\n", n.BytesIn)
+	// Output:
+	// evio_connections_accepted_total 1
+	// evio_connections_closed_total 1
+	// evio_connections_open 0
+	// evio_bytes_received_total 2
+}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"net"
 	"runtime"
-	"strconv"
+	"sync"
 )
 
 // Handle is a server started with Start: it runs on goroutines of its own
@@ -110,13 +110,20 @@ func (s *server) onLoop() bool {
 // header ("goroutine 42 [running]:"). Go offers no cheaper way; Stop, the
 // only caller, is rare.
 func goroutineID() uint64 {
-	var buf [64]byte
+	buf := stackBufs.Get().(*[64]byte)
+	defer stackBufs.Put(buf)
 	b := buf[:runtime.Stack(buf[:], false)]
 	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		if id, err := strconv.ParseUint(string(b[:i]), 10, 64); err == nil {
-			return id
+	var id uint64
+	for _, d := range b {
+		if d < '0' || d > '9' {
+			break
 		}
+		id = id*10 + uint64(d-'0')
 	}
-	return 0
+	return id
 }
+
+// stackBufs hold goroutineID's buffers: runtime.Stack makes a local one
+// escape, and Counters, a caller, allocates nothing.
+var stackBufs = sync.Pool{New: func() interface{} { return new([64]byte) }}

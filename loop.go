@@ -70,6 +70,8 @@ type loop struct {
 	counters          loopCounters
 	countersPublished loopCounters
 	countersShare     loopCountersShare
+	countersSeq       atomic.Uint64 // publications so far
+	exited            atomic.Bool   // run has returned; its counters are final
 
 	iterations atomic.Uint64 // loop iterations so far, read by tests
 	goroutine  atomic.Uint64 // the loop's goroutine, for Handle.Stop from an event
@@ -110,6 +112,8 @@ const (
 	taskStop
 	// taskAbandon: Handle.Stop's context ended: close what is still open.
 	taskAbandon
+	// taskCounters: Handle.Counters asks for the loop's counters.
+	taskCounters
 )
 
 // task is one entry of a loop's inbox.
@@ -138,6 +142,8 @@ func (l *loop) post(t task) {
 // (see writeEach).
 func (l *loop) run() {
 	defer l.server.loopsDone.Done()
+	defer l.exited.Store(true)
+	defer l.publishCounters() // the final counts, for Counters after the end
 	l.goroutine.Store(goroutineID())
 	if l.index == 0 && l.server.events.Tick != nil {
 		l.runTick(monotime())
@@ -153,7 +159,6 @@ func (l *loop) run() {
 		l.runTimers()
 		l.flush()
 		l.publishQueued()
-		l.publishCounters()
 		if l.stopping && l.open == 0 && l.lingering.Load() == 0 {
 			l.timers.cancel(&l.drain)
 			return
@@ -182,6 +187,8 @@ func (l *loop) takeInbox() {
 			l.beginStop()
 		case taskAbandon:
 			l.closeAll()
+		case taskCounters:
+			l.publishCounters()
 		}
 	}
 	l.spare = tasks
