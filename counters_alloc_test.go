@@ -17,4 +17,3 @@ func TestCountersAllocateNothing(t *testing.T) {
 		t.Fatalf("Counters allocates %.1f times", a)
 	}
 }
-
