@@ -205,6 +205,8 @@ type connExt struct {
 	writeDeadline int64
 
 	timers *Timer // the connection's AfterFunc timers still to fire
+
+	dial *dialState // an outbound connection until it has connected
 }
 
 // pendingAction is a Close or Detach that waits for the output to be
@@ -231,6 +233,7 @@ const (
 	flagCloseWrite                         // CloseWrite: shut down the sending side once the output is written
 	flagWriteClosed                        // the sending side is shut down
 	flagWriteExpired                       // the write deadline passed with nothing queued: output now fails
+	flagConnecting                         // an outbound connect is in progress: no events yet
 )
 
 func (c *conn) ended() bool { return c.flags&flagEnded != 0 }
@@ -285,6 +288,7 @@ type origin struct {
 	unix     bool     // a unix socket: no keepalive, no IP addresses
 	wildcard bool     // bound to an unspecified IP: each connection's local address is asked for
 	datagram bool     // UDP
+	dialed   bool     // an outbound connection of Handle.Dial; index is -1
 
 	packet net.PacketConn // portable engine: the UDP socket
 }
@@ -344,6 +348,10 @@ func (c *conn) timerIndex() *int32 { return &c.timer }
 func (c *conn) onTimer(l *loop, now, arg int64) {
 	if c.flags&flagLingering != 0 {
 		l.recheckLinger(c, now, arg)
+		return
+	}
+	if c.flags&flagConnecting != 0 {
+		l.connectTimedOut(c, now)
 		return
 	}
 	l.checkDeadlines(c, now)

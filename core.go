@@ -47,6 +47,12 @@ func (l *loop) openConn(c *conn) {
 	c.armed = wantRead
 	l.open++
 	l.counters.accepted++
+	l.opened(c)
+}
+
+// opened fires Opened for c, registered and counted as open (accepted, or
+// dialed and connected), and applies what it returned.
+func (l *loop) opened(c *conn) {
 	out, opts, action, err := l.server.handlers.opened(c)
 	if err != nil {
 		l.closeConn(c, err)
@@ -88,6 +94,10 @@ func (l *loop) serve(c *conn, r ready) {
 		return
 	}
 	if c.ended() {
+		return
+	}
+	if c.flags&flagConnecting != 0 {
+		l.connectReady(c)
 		return
 	}
 	if r&(readyWrite|readyHangup|readyError) != 0 && (c.out.Len() > 0 || c.action != pendingNone || c.closeWritePending()) {
@@ -199,7 +209,7 @@ func (l *loop) refuseOutput(c *conn) error {
 
 // serveWake fires Data(c, nil) for a Wake.
 func (l *loop) serveWake(c *conn) {
-	if c.ended() || c.action != pendingNone || l.stopping {
+	if c.ended() || c.action != pendingNone || l.stopping || c.flags&flagConnecting != 0 {
 		// Closed or closing: leave asyncWoken set, so later Wakes cost
 		// nothing.
 		return
@@ -292,8 +302,8 @@ func (l *loop) flush() {
 		c := l.dirty[i]
 		l.dirty[i] = nil
 		c.flags &^= flagDirty
-		if c.ended() {
-			continue
+		if c.ended() || c.flags&flagConnecting != 0 {
+			continue // a connecting connection settles once connected
 		}
 		if c.out.Len() > 0 {
 			if err := l.tp.write(c); err != nil {

@@ -16,6 +16,7 @@ import (
 type Counters struct {
 	Open     int64  // connections open now (Opened fired, Closed or Detached not yet)
 	Accepted uint64 // connections accepted and opened since the start
+	Dialed   uint64 // outbound connections started with Handle.Dial (those that failed are counted as closed by error too)
 	Closed   uint64 // Closed events fired; the four below say why, the rest were closed by the server (Close, Abort, shutdown)
 	// ClosedByPeer counts connections closed after the peer's end of
 	// stream.
@@ -43,17 +44,17 @@ type Counters struct {
 // loopCounters is what a loop counts, in plain fields owned by its
 // goroutine; published copies them into loopCountersShare.
 type loopCounters struct {
-	accepted, closed, byPeer, byError, outputLimit, timeout, detached uint64
-	bytesIn, bytesOut, reads, writes, wakeups                         uint64
+	accepted, dialed, closed, byPeer, byError, outputLimit, timeout, detached uint64
+	bytesIn, bytesOut, reads, writes, wakeups                                 uint64
 }
 
 // loopCountersShare is a loop's published counters, read by any
 // goroutine, alone on its cache lines.
 type loopCountersShare struct {
-	accepted, closed, byPeer, byError, outputLimit, timeout, detached atomic.Uint64
-	bytesIn, bytesOut, reads, writes, wakeups                         atomic.Uint64
-	open, queued, timers                                              atomic.Int64
-	_                                                                 [cacheLine]byte
+	accepted, dialed, closed, byPeer, byError, outputLimit, timeout, detached atomic.Uint64
+	bytesIn, bytesOut, reads, writes, wakeups                                 atomic.Uint64
+	open, queued, timers                                                      atomic.Int64
+	_                                                                         [cacheLine]byte
 }
 
 // publishCounters stores what changed since the last publication, then
@@ -68,6 +69,7 @@ func (l *loop) publishCounters() {
 		}
 	}
 	store(c.accepted, &p.accepted, &s.accepted)
+	store(c.dialed, &p.dialed, &s.dialed)
 	store(c.closed, &p.closed, &s.closed)
 	store(c.byPeer, &p.byPeer, &s.byPeer)
 	store(c.byError, &p.byError, &s.byError)
@@ -108,6 +110,7 @@ func (s *server) counters() Counters {
 		p := &l.countersShare
 		n.Open += p.open.Load()
 		n.Accepted += p.accepted.Load()
+		n.Dialed += p.dialed.Load()
 		n.Closed += p.closed.Load()
 		n.ClosedByPeer += p.byPeer.Load()
 		n.ClosedByError += p.byError.Load()

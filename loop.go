@@ -114,6 +114,8 @@ const (
 	taskAbandon
 	// taskCounters: Handle.Counters asks for the loop's counters.
 	taskCounters
+	// taskDial: Handle.Dial made c for this loop: start connecting it.
+	taskDial
 )
 
 // task is one entry of a loop's inbox.
@@ -189,6 +191,8 @@ func (l *loop) takeInbox() {
 			l.closeAll()
 		case taskCounters:
 			l.publishCounters()
+		case taskDial:
+			l.serveDial(t.c)
 		}
 	}
 	l.spare = tasks
@@ -273,6 +277,10 @@ func (l *loop) beginStop() {
 		if c == nil || c.ended() {
 			continue
 		}
+		if c.flags&flagConnecting != 0 {
+			l.closeConn(c, errDialStopping)
+			continue
+		}
 		if c.out.Len() == 0 && c.action != pendingDetach && l.tp.drained(c) {
 			// What was written may still be in flight: see closeGracefully.
 			l.closeGracefully(c, nil)
@@ -293,6 +301,8 @@ func (l *loop) closeAll() {
 		case c == nil:
 		case c.flags&flagLingering != 0:
 			l.endLinger(c)
+		case c.flags&flagConnecting != 0:
+			l.closeConn(c, errDialStopping)
 		case !c.ended() && l.hasQueued(c):
 			// Output the drain could not write: reset, so that the peer
 			// does not take what it got for the whole stream.

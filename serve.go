@@ -181,5 +181,8 @@ func (b *balancer) pick() int {
 	return i
 }
 
+// assign counts a connection placed on loop i by its caller.
+func (b *balancer) assign(i int) { b.load[i].n.Add(1) }
+
 // release uncounts a connection of loop i that has closed or detached.
 func (b *balancer) release(i int) { b.load[i].n.Add(-1) }

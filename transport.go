@@ -30,6 +30,14 @@ type transport interface {
 	// that an engine's goroutine reported through the inbox.
 	handle(t *task)
 
+	// connect starts connecting c, an outbound connection, to d: at once
+	// (connected), or in the background, reporting readiness of c when
+	// the connect is done, after which finishConnect says how it went. An
+	// error means it failed; c's socket is closed.
+	connect(c *conn, d *dialState) (connected bool, err error)
+	// finishConnect is the outcome of a connect that was in progress.
+	finishConnect(c *conn) error
+
 	// register starts watching a new connection for want; on error the
 	// connection was not registered and the caller closes it.
 	register(c *conn, want interest) error

@@ -3,6 +3,7 @@
 package evio
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -126,6 +127,42 @@ func (t *pollTransport) write(c *conn) error {
 }
 
 func (t *pollTransport) drained(c *conn) bool { return true }
+
+// connect starts a non-blocking connect; one in progress is watched for
+// writability, which reports its end.
+func (t *pollTransport) connect(c *conn, d *dialState) (bool, error) {
+	var family int
+	var sa unix.Sockaddr
+	if d.network == "unix" {
+		family, sa = unix.AF_UNIX, &unix.SockaddrUnix{Name: d.address}
+	} else {
+		a := d.target.Addr().Unmap()
+		switch {
+		case a.Is4() && d.network != "tcp6":
+			family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(d.target.Port()), Addr: a.As4()}
+		case a.Is6() && d.network != "tcp4":
+			family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(d.target.Port()), Addr: a.As16()}
+		default:
+			return false, fmt.Errorf("no %s address: %s", d.network, d.target)
+		}
+	}
+	fd, inProgress, err := socket.Connect(family, sa)
+	if err != nil {
+		return false, err
+	}
+	c.fd = int32(fd)
+	want := wantRead
+	if inProgress {
+		want = wantWrite
+	}
+	if err := t.register(c, want); err != nil {
+		return false, err
+	}
+	c.armed = want
+	return !inProgress, nil
+}
+
+func (t *pollTransport) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }
 
 func (t *pollTransport) writtenAt(c *conn) int64 { return 0 } // l.wrote records it
 

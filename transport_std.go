@@ -120,6 +120,10 @@ func (t *stdTransport) handle(tk *task) {
 		<-t.datagramSlots
 		return
 	}
+	if tk.c.flags&flagConnecting != 0 {
+		t.l.serve(tk.c, tk.ready) // the dialer is done
+		return
+	}
 	// Only the reader posts readyRead, once per stash, and only after
 	// the loop took the previous one: so this stash is new.
 	s := tk.c.ext.stream
@@ -231,7 +235,51 @@ func (t *stdTransport) write(c *conn) error {
 	return nil
 }
 
-func (t *stdTransport) writtenAt(c *conn) int64 { return c.ext.stream.writtenAt.Load() }
+func (t *stdTransport) writtenAt(c *conn) int64 {
+	if c.ext.stream == nil {
+		return 0 // still connecting
+	}
+	return c.ext.stream.writtenAt.Load()
+}
+
+// connect dials on a goroutine of its own, which reports the end as
+// writability.
+func (t *stdTransport) connect(c *conn, d *dialState) (bool, error) {
+	network, address := d.network, d.address
+	if network != "unix" {
+		address = d.target.String()
+	}
+	l := t.l
+	go func() {
+		nc, err := (&net.Dialer{Timeout: d.timeout}).Dial(network, address)
+		d.mu.Lock()
+		if d.abandoned {
+			d.mu.Unlock()
+			if nc != nil {
+				nc.Close()
+			}
+			return
+		}
+		d.nc, d.err = nc, err
+		d.mu.Unlock()
+		l.post(task{kind: taskIO, ready: readyWrite, c: c})
+	}()
+	return false, nil
+}
+
+func (t *stdTransport) finishConnect(c *conn) error {
+	d := c.ext.dial
+	d.mu.Lock()
+	nc, err := d.nc, d.err
+	d.nc = nil
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.ext.stream = newStdStream(nc)
+	c.addrCache.Store(&connAddrs{local: nc.LocalAddr(), remote: nc.RemoteAddr()})
+	return nil
+}
 
 func (t *stdTransport) drained(c *conn) bool {
 	s := c.ext.stream
@@ -276,6 +324,19 @@ func (t *stdTransport) setKeepAlive(c *conn, period time.Duration) {
 }
 
 func (t *stdTransport) close(c *conn, reset bool) {
+	if c.ext.stream == nil { // still connecting: the dialer closes what it gets
+		if d := c.ext.dial; d != nil {
+			d.mu.Lock()
+			d.abandoned = true
+			nc := d.nc
+			d.nc = nil
+			d.mu.Unlock()
+			if nc != nil {
+				nc.Close()
+			}
+		}
+		return
+	}
 	if s := c.ext.stream; s.release() {
 		if tc, ok := s.nc.(*net.TCPConn); ok && reset {
 			tc.SetLinger(0) // close sends RST; best effort, as on the poll engine
