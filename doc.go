@@ -101,8 +101,9 @@
 // with the output of its events and bounded by Options.MaxOutput
 // (ErrOutputLimit); Conn.Close and Conn.Abort close it from anywhere.
 // Start runs a server in the background and returns a Handle whose Stop
-// drains and closes it for as long as a context allows, and whose Counters
-// reports what the server has done.
+// drains and closes it for as long as a context allows, whose Dial makes
+// outbound connections on the loops (the same events as accepted ones),
+// and whose Counters reports what the server has done.
 //
 // # Engines
 //

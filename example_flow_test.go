@@ -267,3 +267,40 @@ func ExampleHandle_Counters() {
 	// evio_connections_open 0
 	// evio_bytes_received_total 2
 }
+
+// An outbound connection on the server's loops: Opened fires when it has
+// connected, and its events are those of an accepted connection.
+func ExampleHandle_Dial() {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backend.Close()
+	go func() {
+		c, err := backend.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c) // an echo server
+	}()
+	got := make(chan string, 1)
+	var events evio.Events
+	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+		return []byte("hello backend"), evio.Options{}, evio.None
+	}
+	events.Data = func(c evio.Conn, in []byte) ([]byte, evio.Action) {
+		got <- string(in)
+		return nil, evio.Close
+	}
+	h, err := evio.Start(events, "tcp://127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Stop(context.Background())
+	if _, err := h.Dial("tcp://"+backend.Addr().String(), evio.DialOptions{Timeout: 5 * time.Second}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-got)
+	// Output: hello backend
+}
