@@ -13,12 +13,11 @@ import (
 //
 // Its methods may be called from the events of that connection, and from
 // the functions of its timers (AfterFunc), which run on the same loop.
-// Write, Close, Abort, Wake, LocalAddr, RemoteAddr and AddrIndex are also
-// safe to call from any other goroutine, at any time, even after the
-// connection has closed;
-// Context and SetContext are not synchronised, so use them from the
-// connection's events only (or guard the value yourself); the others
-// belong to the connection's loop.
+// Write, Close, CloseWrite, Abort, Wake, LocalAddr, RemoteAddr and
+// AddrIndex are also safe to call from any other goroutine, at any time,
+// even after the connection has closed; Context and SetContext are not
+// synchronised, so use them from the connection's events only (or guard
+// the value yourself); the others belong to the connection's loop.
 //
 // Conn is an interface that grows: methods are added to it as evio gains
 // capabilities. A test double that implements it should embed Conn (a nil
@@ -70,6 +69,12 @@ type Conn interface {
 	// Abort closes the connection at once with a reset, discarding what is
 	// queued, as the Abort action does; from any goroutine.
 	Abort() error
+	// CloseWrite shuts down the connection's sending side once everything
+	// queued has been written, as the CloseWrite action does (the peer
+	// reads an end of stream; reading goes on); from any goroutine. Later
+	// writes fail with net.ErrClosed. A proxy passes a half-close on with
+	// it.
+	CloseWrite() error
 
 	// SetReadDeadline sets the time by which the connection must be done
 	// waiting for input, as net.Conn's read deadline does: when it passes

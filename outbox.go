@@ -22,11 +22,12 @@ import (
 // outbox is what other goroutines hand to a connection.
 type outbox struct {
 	mu      sync.Mutex
-	buf     []byte // written, not yet taken by the loop
-	spare   []byte // the buffer the loop took last, for the next writes
-	posted  bool   // a taskWrite for it is in the inbox
-	closing closeRequest
-	sealed  bool // the connection has ended: writes and closes fail
+	buf     []byte       // written, not yet taken by the loop
+	spare   []byte       // the buffer the loop took last, for the next writes
+	posted  bool         // a taskWrite for it is in the inbox
+	closing closeRequest // asked for and not yet taken by the loop
+	shut    bool         // Close, CloseWrite or Abort was asked for: writes fail from then on
+	sealed  bool         // the connection has ended: writes and closes fail
 
 	// The connection's output bound and its queue, as the loop last
 	// published them (any goroutine reads them).
@@ -39,6 +40,7 @@ type closeRequest uint8
 
 const (
 	closeNone closeRequest = iota
+	closeWriteSide
 	closeGraceful
 	closeAbortive
 )
@@ -65,7 +67,7 @@ func (c *conn) Write(b []byte) error {
 	}
 	ob := c.outboxOf()
 	ob.mu.Lock()
-	if ob.sealed || ob.closing != closeNone {
+	if ob.sealed || ob.shut {
 		ob.mu.Unlock()
 		return net.ErrClosed
 	}
@@ -87,6 +89,8 @@ func (c *conn) Close() error { return c.requestClose(closeGraceful) }
 
 func (c *conn) Abort() error { return c.requestClose(closeAbortive) }
 
+func (c *conn) CloseWrite() error { return c.requestClose(closeWriteSide) }
+
 func (c *conn) requestClose(r closeRequest) error {
 	if c.origin.datagram {
 		return errDatagramWrite
@@ -100,6 +104,7 @@ func (c *conn) requestClose(r closeRequest) error {
 	if r > ob.closing {
 		ob.closing = r
 	}
+	ob.shut = true
 	post := !ob.posted
 	ob.posted = true
 	ob.mu.Unlock()
@@ -134,6 +139,9 @@ func (l *loop) takeOutbox(c *conn, ob *outbox) bool {
 		ob.mu.Unlock()
 	}
 	switch closing {
+	case closeWriteSide:
+		c.flags |= flagCloseWrite
+		l.markDirty(c)
 	case closeAbortive:
 		l.abortConn(c, nil)
 		return false

@@ -237,3 +237,39 @@ func TestWritesRaceWithClose(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWriteFromGoroutine: the peer reads everything written, then an
+// end of stream, while the connection still reads what the peer sends.
+func TestCloseWriteFromGoroutine(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		opened := make(chan Conn, 1)
+		got := make(chan string, 1)
+		s := startServer(t, Events{
+			Opened: func(c Conn) ([]byte, Options, Action) { opened <- c; return nil, Options{}, None },
+			Data:   func(c Conn, in []byte) ([]byte, Action) { got <- string(in); return nil, None },
+		}, e.addr("tcp", "127.0.0.1:0"))
+		peer := s.dial(0)
+		c := <-opened
+		c.Write([]byte("bye"))
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		all, err := io.ReadAll(peer)
+		if err != nil || string(all) != "bye" {
+			t.Fatalf("peer read %q, %v; want bye then EOF", all, err)
+		}
+		if err := c.Write([]byte("more")); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write after CloseWrite: %v, want net.ErrClosed", err)
+		}
+		peer.Write([]byte("still reading"))
+		select {
+		case s := <-got:
+			if s != "still reading" {
+				t.Fatalf("read %q after CloseWrite", s)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection stopped reading after CloseWrite")
+		}
+	})
+}
