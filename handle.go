@@ -69,7 +69,7 @@ func (h *Handle) Wait() error {
 // still writing are reset and Stop returns ctx's error once they are
 // closed. Stop may be called more than once, from any goroutine; called
 // from an event of this server (a loop cannot wait for itself) it starts
-// the stop and returns nil at once, like the Shutdown action.
+// the stop and returns nil at once, and ctx still bounds the drain.
 func (h *Handle) Stop(ctx context.Context) error {
 	s := h.s
 	if s == nil {
@@ -78,20 +78,34 @@ func (h *Handle) Stop(ctx context.Context) error {
 	s.drainUntilStopped.Store(true)
 	s.shutdown(nil)
 	if s.onLoop() {
+		// The loop cannot wait for itself; ctx still bounds the drain.
+		go func() {
+			select {
+			case <-h.done:
+			case <-ctx.Done():
+				s.abandon()
+			}
+		}()
 		return nil
 	}
 	select {
 	case <-h.done:
 		return h.err
 	case <-ctx.Done():
-		for _, l := range s.loops {
-			l.post(task{kind: taskAbandon})
-		}
+		s.abandon()
 		<-h.done
 		if h.err != nil {
 			return h.err
 		}
 		return ctx.Err()
+	}
+}
+
+// abandon ends the drain: what is still open is closed, with a reset
+// where output remains.
+func (s *server) abandon() {
+	for _, l := range s.loops {
+		l.post(task{kind: taskAbandon})
 	}
 }
 

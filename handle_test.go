@@ -219,3 +219,41 @@ func TestStartBadAddress(t *testing.T) {
 		t.Fatalf("Start with a bad address: %v, %v", h, err)
 	}
 }
+
+// TestStopFromEventAppliesContext: Stop from an event returns at once, and
+// its context still ends the drain of a peer that reads nothing.
+func TestStopFromEventAppliesContext(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		var h *Handle
+		ready := make(chan struct{})
+		h = startHandle(t, Events{
+			Opened: func(c Conn) ([]byte, Options, Action) {
+				setSendBuffer(c, 64<<10)
+				return make([]byte, 8<<20), Options{}, None
+			},
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				<-ready
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				_ = cancel // ends with the timeout
+				if err := h.Stop(ctx); err != nil {
+					t.Errorf("Stop from an event: %v", err)
+				}
+				return nil, None
+			},
+		}, e.addr("tcp", "127.0.0.1:0"))
+		close(ready)
+		peer := dialNonReader(t, h.Addrs()[0].String())
+		defer peer.Close()
+		peer.Write([]byte("stop"))
+		done := make(chan error, 1)
+		go func() { done <- h.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the drain outlived Stop's context")
+		}
+	})
+}
