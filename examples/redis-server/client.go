@@ -86,7 +86,8 @@ func (c *client) run(data []byte) (out []byte, action evio.Action) {
 	c.commands = 0
 	switch {
 	case c.shutdown:
-		action = evio.Shutdown
+		// The stop (requested by SHUTDOWN) closes the connection once
+		// the replies before SHUTDOWN are written.
 	case c.closeAfterReply:
 		action = evio.Close
 	default:

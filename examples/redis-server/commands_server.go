@@ -58,6 +58,9 @@ func cmdShutdown(c *client, args [][]byte) {
 			return
 		}
 	}
+	if !c.shutdown && !c.replaying {
+		c.srv.requestStop()
+	}
 	c.shutdown = true
 }
 

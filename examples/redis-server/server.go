@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,9 +51,15 @@ type server struct {
 	aof       *appendLog
 	startTime time.Time
 
-	nextClientID  atomic.Int64
-	stopRequested atomic.Bool
-	stats         serverStats
+	nextClientID atomic.Int64
+	stats        serverStats
+
+	// handle is the running server, set by serve before started is
+	// closed; ended is closed when serve returns.
+	handle  *evio.Handle
+	started chan struct{}
+	ended   chan struct{}
+	endOnce sync.Once
 
 	// Set by Serving, before the loops start, and read-only after.
 	numLoops int
@@ -79,7 +87,8 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now()}
+	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now(),
+		started: make(chan struct{}), ended: make(chan struct{})}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
 		if err != nil {
@@ -99,8 +108,10 @@ func newServer(cfg config) (*server, error) {
 
 // serve runs the server until it is stopped (stop, SHUTDOWN) or fails.
 // listening is called once every address is bound, with the addresses
-// actually bound. The append-only file is flushed and closed on return.
+// actually bound. The append-only file is flushed and closed once the
+// loops have ended, so that every write acknowledged is in it.
 func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
+	defer s.endOnce.Do(func() { close(s.ended) })
 	events := evio.Events{
 		NumLoops:    s.cfg.Loops,
 		LoadBalance: s.cfg.Balance,
@@ -123,7 +134,12 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	if s.aof != nil {
 		events.PreWrite = s.aof.flushBeforeReplies
 	}
-	err := evio.Serve(events, s.cfg.listenAddrs()...)
+	h, err := evio.Start(events, s.cfg.listenAddrs()...)
+	if err == nil {
+		s.handle = h
+		close(s.started)
+		err = h.Wait()
+	}
 	if s.aof != nil {
 		if cerr := s.aof.close(); err == nil {
 			err = cerr
@@ -132,9 +148,38 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	return err
 }
 
-// stop asks a serving server to shut down; serve returns within a Tick.
-// Safe from any goroutine.
-func (s *server) stop() { s.stopRequested.Store(true) }
+// stopTimeout bounds how long a stop waits for clients to take the replies
+// queued for them; those still writing after it are reset.
+const stopTimeout = 10 * time.Second
+
+// stop shuts a serving server down, as SIGTERM does: it stops accepting
+// and reading, delivers the replies already queued (for up to
+// stopTimeout), closes every client, and returns once the loops are done;
+// serve then closes the append-only file and returns. Safe from any
+// goroutine but the loops' (SHUTDOWN uses requestStop); a no-op once serve
+// has returned.
+func (s *server) stop() error {
+	select {
+	case <-s.started:
+	case <-s.ended:
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return s.handle.Stop(ctx)
+}
+
+// requestStop starts a stop without waiting for it: for SHUTDOWN, which
+// runs on a loop. Handle.Stop called from a loop starts the stop but
+// cannot wait, so it would not reset clients that never read after
+// stopTimeout; a goroutine can.
+func (s *server) requestStop() {
+	go func() {
+		if err := s.stop(); err != nil {
+			s.cfg.logf("stopping: %v", err)
+		}
+	}()
+}
 
 func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
 	c := &client{srv: s, conn: conn, id: s.nextClientID.Add(1)}
@@ -188,12 +233,9 @@ func (s *server) drained(conn evio.Conn) ([]byte, evio.Action) {
 // tickInterval is how often Tick runs: Redis's default hz of 10.
 const tickInterval = 100 * time.Millisecond
 
-// tick stops the server once asked to, deletes expired keys nobody reads,
-// and has the append-only file synced once a second under "everysec".
+// tick deletes expired keys nobody reads, and has the append-only file
+// synced once a second under "everysec".
 func (s *server) tick() (time.Duration, evio.Action) {
-	if s.stopRequested.Load() {
-		return 0, evio.Shutdown
-	}
 	s.stats.expiredKeys.Add(int64(s.db.activeExpireCycle()))
 	if s.aof != nil {
 		s.aof.tick()
