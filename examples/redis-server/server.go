@@ -34,6 +34,9 @@ type config struct {
 	// writes that are not on disk, so Redis exits, and so does main. Nil
 	// only refuses further writes, as with the other policies.
 	onAOFFailure func(error)
+	// pubsubSoftTime is how long a subscriber may keep more than
+	// pubsubSoftLimit queued before it is cut; 0 is Redis's 60 seconds.
+	pubsubSoftTime time.Duration
 	// now is the clock keys expire by, in unix milliseconds. Nil is the
 	// system's; tests pass one they move, to restart a server later
 	// without waiting.
@@ -48,6 +51,7 @@ func (cfg config) listenAddrs() []string { return cfg.Addrs("tcp", cfg.bind) }
 type server struct {
 	cfg       config    // immutable
 	db        *keyspace // safe for concurrent use
+	pubsub    *pubsubRegistry
 	aof       *appendLog
 	startTime time.Time
 
@@ -73,6 +77,7 @@ type serverStats struct {
 	commands    atomic.Int64 // executed since start or CONFIG RESETSTAT
 	expiredKeys atomic.Int64 // deleted by the active expiry
 	panics      atomic.Int64 // connections closed by a panic in this server's code
+	pubsubCut   atomic.Int64 // subscribers reset for not reading their messages
 }
 
 func (s *serverStats) reset() {
@@ -87,7 +92,7 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now(),
+	s := &server{cfg: cfg, db: newKeyspace(cfg.now), pubsub: newPubsubRegistry(), startTime: time.Now(),
 		started: make(chan struct{}), ended: make(chan struct{})}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
@@ -195,12 +200,18 @@ func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
 		OutputHighWater:  replyHighWater,
 		OutputLowWater:   replyLowWater,
 		IdleTimeout:      s.cfg.idleTimeout, // Redis's timeout; 0 keeps idle clients
+		// Cuts subscribers that do not read (see pubsub.go); other
+		// clients stop being read at OutputHighWater long before.
+		MaxOutput: pubsubHardLimit,
 	}
 	return nil, opts, evio.None
 }
 
 func (s *server) closed(conn evio.Conn, err error) evio.Action {
 	s.stats.connected.Add(-1)
+	if c, ok := conn.Context().(*client); ok {
+		c.unsubscribeAll()
+	}
 	var panicked *evio.PanicError
 	if errors.As(err, &panicked) {
 		// A bug of this server, not of the client: evio recovered it and
@@ -269,6 +280,7 @@ func (s *server) infoSections() []infoSection {
 		}
 	}
 	port := strconv.Itoa(s.tcpPort)
+	channels, patterns := s.pubsub.counts()
 	sections := []infoSection{
 		{"Server", [][2]string{
 			{"redis_version", redisVersion},
@@ -299,6 +311,8 @@ func (s *server) infoSections() []infoSection {
 			{"total_connections_received", itoa(s.stats.connections.Load())},
 			{"total_commands_processed", itoa(s.stats.commands.Load())},
 			{"expired_keys", itoa(s.stats.expiredKeys.Load())},
+			{"pubsub_channels", itoa(int64(channels))},
+			{"pubsub_patterns", itoa(int64(patterns))},
 		}},
 		{"Replication", [][2]string{
 			{"role", "master"},
