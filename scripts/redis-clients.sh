@@ -9,7 +9,9 @@
 # errors), on 1 loop, 2 loops and the portable engine (-stdlib); then an
 # append-only-file run with
 # appendfsync always, killed with SIGKILL in the middle of a stream of
-# acknowledged SETs and restarted, which must still hold every one of them.
+# acknowledged SETs and restarted, which must still hold every one of them;
+# and the same with appendfsync everysec, stopped with SIGTERM (which must
+# exit 0). redis-cli SUBSCRIBE must print what another redis-cli publishes.
 # It exits non-zero on any failure and prints a summary.
 #
 #   scripts/redis-clients.sh
@@ -115,6 +117,29 @@ cli_checks() {
 	expect_eq "redis-cli ZRANGE WITHSCORES" $'bob\n1\nann\n2' "$(cli ZRANGE board 0 -1 WITHSCORES)"
 	expect_eq "redis-cli TYPE" zset "$(cli TYPE board)"
 	expect_eq "redis-cli WRONGTYPE" "WRONGTYPE Operation against a key holding the wrong kind of value" "$(cli GET list 2>&1)"
+	pubsub_checks
+}
+
+# pubsub_checks runs redis-cli SUBSCRIBE in the background and publishes to
+# it with another redis-cli (on the other loop, with round-robin balancing).
+pubsub_checks() {
+	local sub_pid n
+	cli SUBSCRIBE news >"$tmp/subscriber.out" 2>&1 &
+	sub_pid=$!
+	for _ in $(seq 100); do
+		n=$(cli PUBSUB NUMSUB news | tail -1)
+		[[ $n == 1 ]] && break
+		sleep 0.05
+	done
+	expect_eq "redis-cli PUBSUB NUMSUB with a subscriber" 1 "$n"
+	expect_eq "redis-cli PUBLISH counts the subscriber" 1 "$(cli PUBLISH news 'hello, subscriber')"
+	for _ in $(seq 100); do
+		grep -qxF 'hello, subscriber' "$tmp/subscriber.out" && break
+		sleep 0.05
+	done
+	kill "$sub_pid" 2>/dev/null
+	wait "$sub_pid" 2>/dev/null
+	expect_eq "redis-cli SUBSCRIBE prints the message" $'subscribe\nnews\n1\nmessage\nnews\nhello, subscriber' "$(cat "$tmp/subscriber.out")"
 }
 
 # benchmark [redis-benchmark target flags]: runs the benchmark and checks
@@ -223,6 +248,32 @@ aof_writer() {
 	echo "$acked" >"$2.final"
 }
 
+# verify_acked N WHEN: checks that the running server holds key:1..N with
+# value:1..N, the SETs acknowledged before WHEN, and nothing more than one
+# SET in flight besides.
+verify_acked() {
+	local acked=$1 first last keys_now keys
+	seq -f 'value:%.0f' 1 "$acked" >"$tmp/want.txt"
+	# MGET in batches, so no command line grows too long.
+	: >"$tmp/got.txt"
+	for ((first = 1; first <= acked; first += 1000)); do
+		last=$((first + 999 > acked ? acked : first + 999))
+		mapfile -t keys < <(seq -f 'key:%.0f' "$first" "$last")
+		cli --raw MGET "${keys[@]}" >>"$tmp/got.txt"
+	done
+	if cmp -s "$tmp/want.txt" "$tmp/got.txt"; then
+		echo "    ok: all $acked acknowledged SETs survived $2"
+	else
+		fail "acknowledged SETs lost after $2: $(diff "$tmp/want.txt" "$tmp/got.txt" | head -5 | tr '\n' ' ')"
+	fi
+	keys_now=$(cli DBSIZE)
+	if ((keys_now < acked || keys_now > acked + 1)); then
+		fail "DBSIZE $keys_now after replay, want $acked (or one more SET in flight)"
+	else
+		echo "    ok: DBSIZE $keys_now after replay"
+	fi
+}
+
 variant_failures=0
 echo "== append-only file, appendfsync always, kill -9"
 aof=$tmp/appendonly.aof
@@ -246,25 +297,7 @@ if start_redis -loops 2 -aof "$aof" -appendfsync always; then
 		fail "only $acked SETs acknowledged before the kill"
 	fi
 	if start_redis -loops 1 -aof "$aof" -appendfsync always; then
-		seq -f 'value:%.0f' 1 "$acked" >"$tmp/want.txt"
-		# MGET in batches, so no command line grows too long.
-		: >"$tmp/got.txt"
-		for ((first = 1; first <= acked; first += 1000)); do
-			last=$((first + 999 > acked ? acked : first + 999))
-			mapfile -t keys < <(seq -f 'key:%.0f' "$first" "$last")
-			cli --raw MGET "${keys[@]}" >>"$tmp/got.txt"
-		done
-		if cmp -s "$tmp/want.txt" "$tmp/got.txt"; then
-			echo "    ok: all $acked acknowledged SETs survived the kill"
-		else
-			fail "acknowledged SETs lost: $(diff "$tmp/want.txt" "$tmp/got.txt" | head -5 | tr '\n' ' ')"
-		fi
-		keys_now=$(cli DBSIZE)
-		if ((keys_now < acked || keys_now > acked + 1)); then
-			fail "DBSIZE $keys_now after replay, want $acked (or one more SET in flight)"
-		else
-			echo "    ok: DBSIZE $keys_now after replay"
-		fi
+		verify_acked "$acked" "the kill"
 		stop_redis
 	fi
 fi
@@ -272,6 +305,38 @@ if ((variant_failures == 0)); then
 	summary+=("PASS  append-only file: $acked acknowledged SETs all present after kill -9 and restart")
 else
 	summary+=("FAIL  append-only file: $variant_failures failed checks")
+	failures=$((failures + variant_failures))
+fi
+
+variant_failures=0
+echo "== append-only file, appendfsync everysec, SIGTERM"
+aof=$tmp/appendonly-everysec.aof
+acked=0
+rm -f "$tmp/progress" "$tmp/progress.final"
+if start_redis -loops 2 -aof "$aof" -appendfsync everysec; then
+	aof_writer "$port" "$tmp/progress" &
+	writer_pid=$!
+	for _ in $(seq 200); do
+		[[ -s $tmp/progress ]] && (($(cat "$tmp/progress") >= 1000)) && break
+		sleep 0.05
+	done
+	stop_redis # SIGTERM; fails unless the server exits 0
+	wait "$writer_pid" 2>/dev/null
+	writer_pid=
+	acked=$(cat "$tmp/progress.final" 2>/dev/null || echo 0)
+	echo "    stopped the server with SIGTERM after $acked acknowledged SETs"
+	if ((acked < 100)); then
+		fail "only $acked SETs acknowledged before SIGTERM"
+	fi
+	if start_redis -loops 1 -aof "$aof" -appendfsync everysec; then
+		verify_acked "$acked" "SIGTERM"
+		stop_redis
+	fi
+fi
+if ((variant_failures == 0)); then
+	summary+=("PASS  append-only file, everysec: SIGTERM exits 0; $acked acknowledged SETs all present after restart")
+else
+	summary+=("FAIL  append-only file, everysec: $variant_failures failed checks")
 	failures=$((failures + variant_failures))
 fi
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/evio-go/evio"
 )
 
@@ -41,6 +43,15 @@ type client struct {
 	// request runs until it is done.
 	stream     [][]byte
 	streamNext int
+
+	// sub holds the client's subscriptions; nil if it has none (see
+	// pubsub.go). watching is set while the soft limit's check runs.
+	sub      *subscription
+	watching bool
+	// psCut is set, from any loop, once the connection is reset for not
+	// reading what is published to it.
+	psCut      atomic.Bool
+	pubScratch []byte // PUBLISH's message, reused
 }
 
 // maxKeptBuffer bounds the pending and out buffers a connection keeps
@@ -86,7 +97,8 @@ func (c *client) run(data []byte) (out []byte, action evio.Action) {
 	c.commands = 0
 	switch {
 	case c.shutdown:
-		action = evio.Shutdown
+		// The stop (requested by SHUTDOWN) closes the connection once
+		// the replies before SHUTDOWN are written.
 	case c.closeAfterReply:
 		action = evio.Close
 	default:
@@ -144,6 +156,10 @@ func (c *client) execute(args [][]byte) {
 			c.out = appendError(c.out, "MISCONF Errors writing to the AOF file: "+err.Error())
 			return
 		}
+	}
+	if c.sub != nil && c.subscribed() && !allowedWhenSubscribed[cmd.fullName] {
+		c.out = appendError(c.out, "ERR Can't execute '"+cmd.fullName+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return
 	}
 	c.lastCommand = cmd.fullName
 	cmd.run(c, args)

@@ -61,7 +61,7 @@ func init() {
 // initialisation cycle is not allowed.
 func commandSpecs() []spec {
 	str, gen, conn, srv := "string", "generic", "connection", "server"
-	list, set, hash, zset := "list", "set", "hash", "sorted-set"
+	list, set, hash, zset, ps := "list", "set", "hash", "sorted-set", "pubsub"
 	one := [3]int{1, 1, 1}
 	none := [3]int{}
 	return []spec{
@@ -167,6 +167,21 @@ func commandSpecs() []spec {
 		}},
 		{name: "info", arity: -1, flags: "loading stale sentinel", acl: "@slow @dangerous", group: srv, since: "1.0.0", summary: "Returns information and statistics about the server.", run: cmdInfo},
 		{name: "time", arity: 1, flags: "loading stale fast", acl: "@fast", group: srv, since: "2.6.0", summary: "Returns the server's clock.", run: cmdTime},
+		{name: "reset", arity: 1, flags: "noscript loading stale fast no_auth allow_busy", acl: "@fast @connection", group: conn, since: "6.2.0", summary: "Returns the connection to its initial state: no subscriptions, no name.", run: cmdReset},
+
+		// Publish/subscribe.
+		{name: "subscribe", arity: -2, flags: "pubsub noscript loading stale", acl: "@pubsub @slow", group: ps, since: "2.0.0", summary: "Listens for messages published to channels.", run: cmdSubscribe},
+		{name: "unsubscribe", arity: -1, flags: "pubsub noscript loading stale", acl: "@pubsub @slow", group: ps, since: "2.0.0", summary: "Stops listening to channels, or to all of them.", run: cmdUnsubscribe},
+		{name: "psubscribe", arity: -2, flags: "pubsub noscript loading stale", acl: "@pubsub @slow", group: ps, since: "2.0.0", summary: "Listens for messages published to channels matching glob-style patterns.", run: cmdPSubscribe},
+		{name: "punsubscribe", arity: -1, flags: "pubsub noscript loading stale", acl: "@pubsub @slow", group: ps, since: "2.0.0", summary: "Stops listening to patterns, or to all of them.", run: cmdPUnsubscribe},
+		{name: "publish", arity: 3, flags: "pubsub loading stale fast may_replicate", acl: "@pubsub @fast", group: ps, since: "2.0.0", summary: "Posts a message to a channel; returns how many subscribers received it.", run: cmdPublish},
+		{name: "pubsub", arity: -2, acl: "@slow", group: ps, since: "2.8.0", summary: "Commands about channels and patterns.", subs: []spec{
+			{name: "channels", arity: -2, flags: "pubsub loading stale", acl: "@pubsub @slow", group: ps, since: "2.8.0", summary: "Lists the channels with subscribers, optionally matching a pattern.", run: cmdPubsubChannels},
+			{name: "numsub", arity: -2, flags: "pubsub loading stale", acl: "@pubsub @slow", group: ps, since: "2.8.0", summary: "Returns the number of subscribers of channels.", run: cmdPubsubNumsub},
+			{name: "numpat", arity: 2, flags: "pubsub loading stale", acl: "@pubsub @slow", group: ps, since: "2.8.0", summary: "Returns the number of patterns subscribed to.", run: cmdPubsubNumpat},
+			{name: "help", arity: 2, flags: "loading stale", acl: "@slow", group: ps, since: "6.2.0", summary: "Lists the subcommands.", run: cmdPubsubHelp},
+		}},
+
 		{name: "shutdown", arity: -1, flags: "admin noscript loading stale no_multi sentinel allow_busy", acl: "@admin @slow @dangerous", group: srv, since: "1.0.0", summary: "Stops the server.", run: cmdShutdown},
 	}
 }

@@ -11,6 +11,10 @@ import (
 const redisVersion = "7.0.0"
 
 func cmdPing(c *client, args [][]byte) {
+	if c.subscribed() && len(args) <= 2 {
+		c.pingSubscribed(args)
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.out = append(c.out, "+PONG\r\n"...)
@@ -57,6 +61,9 @@ func cmdShutdown(c *client, args [][]byte) {
 			c.replySyntaxError()
 			return
 		}
+	}
+	if !c.shutdown && !c.replaying {
+		c.srv.requestStop()
 	}
 	c.shutdown = true
 }

@@ -284,6 +284,25 @@ func compatCases() []compatCase {
 			cmd("CLIENT", "FOO"), cmd("CLIENT"), cmd("CLIENT", "SETNAME"), cmd("HELLO", "2", "SETNAME", "a b"), cmd("HELLO", "2", "FOO"))},
 		{name: "command-errors", request: cmds(cmd("COMMAND", "INFO", "nosuchcommand"), cmd("COMMAND", "FOO"), cmd("COMMAND", "COUNT", "x"))},
 
+		// Publish/subscribe, on one connection (see pubsub_test.go for
+		// publishers and subscribers on different connections).
+		{name: "pubsub-subscribe", request: cmds(cmd("SUBSCRIBE", "ps:a", "ps:b", "ps:a"), cmd("PING"), cmd("PING", "hi"),
+			cmd("PING", "a", "b"), cmd("GET", "k"), cmd("GET"), cmd("CONFIG", "GET", "port"), cmd("PUBLISH", "ps:a", "x"),
+			cmd("PUBSUB", "NUMSUB", "ps:a"), cmd("FOO"), cmd("UNSUBSCRIBE", "ps:a", "ps:nope"), cmd("UNSUBSCRIBE"),
+			cmd("UNSUBSCRIBE"), cmd("PING"))},
+		{name: "pubsub-psubscribe", request: cmds(cmd("PSUBSCRIBE", "ps:*", "h?llo"), cmd("SUBSCRIBE", "ps:c"),
+			cmd("PUNSUBSCRIBE", "nomatch"), cmd("PUNSUBSCRIBE", "h?llo"), cmd("PUNSUBSCRIBE"), cmd("PUNSUBSCRIBE"),
+			cmd("ECHO", "still"), cmd("UNSUBSCRIBE", "ps:c"), cmd("PING"))},
+		{name: "pubsub-unsubscribe-none", request: cmds(cmd("UNSUBSCRIBE"), cmd("PUNSUBSCRIBE"), cmd("UNSUBSCRIBE", "x", "y"),
+			cmd("PUNSUBSCRIBE", "p*"), cmd("SUBSCRIBE"), cmd("PSUBSCRIBE"))},
+		{name: "pubsub-introspection", request: cmds(cmd("PUBLISH", "ps:none", "msg"), cmd("PUBLISH", "ps:none"),
+			cmd("PUBSUB", "CHANNELS"), cmd("PUBSUB", "CHANNELS", "ps:*"), cmd("PUBSUB", "CHANNELS", "a", "b"),
+			cmd("PUBSUB", "NUMSUB"), cmd("PUBSUB", "NUMSUB", "a", "b"), cmd("PUBSUB", "NUMPAT"), cmd("PUBSUB", "NUMPAT", "x"),
+			cmd("PUBSUB"), cmd("PUBSUB", "FOO"))},
+		{name: "pubsub-quit", request: cmds(cmd("SUBSCRIBE", "ps:q"), cmd("QUIT"), cmd("PING")), closes: true},
+		{name: "pubsub-reset", request: cmds(cmd("SUBSCRIBE", "ps:r"), cmd("PSUBSCRIBE", "ps:*"), cmd("RESET"), cmd("GET", "nokey"),
+			cmd("UNSUBSCRIBE"), cmd("RESET", "x"))},
+
 		// Protocol.
 		{name: "inline-quoting", request: "ECHO \"a b\"\r\nECHO 'a b'\r\nECHO \"\\x41\\x4a\\n\"\r\nECHO \"\\q\"\r\nECHO 'it\\'s'\r\n" +
 			"ECHO a\"b c\"\r\nECHO \"\"\r\n  PING  \r\nPING\nECHO a\tb\r\nECHO \"\\xzz\"\r\nECHO \"\\x4\"\r\n" +

@@ -46,8 +46,11 @@ func main() {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
-		<-signals
-		srv.stop()
+		sig := <-signals
+		log.Printf("received %v: stopping", sig)
+		if err := srv.stop(); err != nil {
+			log.Printf("stopping: %v", err)
+		}
 	}()
 	err = srv.serve(func(addrs []net.Addr, loops int) {
 		for _, a := range addrs {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,9 @@ type config struct {
 	// writes that are not on disk, so Redis exits, and so does main. Nil
 	// only refuses further writes, as with the other policies.
 	onAOFFailure func(error)
+	// pubsubSoftTime is how long a subscriber may keep more than
+	// pubsubSoftLimit queued before it is cut; 0 is Redis's 60 seconds.
+	pubsubSoftTime time.Duration
 	// now is the clock keys expire by, in unix milliseconds. Nil is the
 	// system's; tests pass one they move, to restart a server later
 	// without waiting.
@@ -46,12 +51,19 @@ func (cfg config) listenAddrs() []string { return cfg.Addrs("tcp", cfg.bind) }
 type server struct {
 	cfg       config    // immutable
 	db        *keyspace // safe for concurrent use
+	pubsub    *pubsubRegistry
 	aof       *appendLog
 	startTime time.Time
 
-	nextClientID  atomic.Int64
-	stopRequested atomic.Bool
-	stats         serverStats
+	nextClientID atomic.Int64
+	stats        serverStats
+
+	// handle is the running server, set by serve before started is
+	// closed; ended is closed when serve returns.
+	handle  *evio.Handle
+	started chan struct{}
+	ended   chan struct{}
+	endOnce sync.Once
 
 	// Set by Serving, before the loops start, and read-only after.
 	numLoops int
@@ -65,6 +77,7 @@ type serverStats struct {
 	commands    atomic.Int64 // executed since start or CONFIG RESETSTAT
 	expiredKeys atomic.Int64 // deleted by the active expiry
 	panics      atomic.Int64 // connections closed by a panic in this server's code
+	pubsubCut   atomic.Int64 // subscribers reset for not reading their messages
 }
 
 func (s *serverStats) reset() {
@@ -79,7 +92,8 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(cfg.now), startTime: time.Now()}
+	s := &server{cfg: cfg, db: newKeyspace(cfg.now), pubsub: newPubsubRegistry(), startTime: time.Now(),
+		started: make(chan struct{}), ended: make(chan struct{})}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
 		if err != nil {
@@ -99,8 +113,10 @@ func newServer(cfg config) (*server, error) {
 
 // serve runs the server until it is stopped (stop, SHUTDOWN) or fails.
 // listening is called once every address is bound, with the addresses
-// actually bound. The append-only file is flushed and closed on return.
+// actually bound. The append-only file is flushed and closed once the
+// loops have ended, so that every write acknowledged is in it.
 func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
+	defer s.endOnce.Do(func() { close(s.ended) })
 	events := evio.Events{
 		NumLoops:    s.cfg.Loops,
 		LoadBalance: s.cfg.Balance,
@@ -123,7 +139,12 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	if s.aof != nil {
 		events.PreWrite = s.aof.flushBeforeReplies
 	}
-	err := evio.Serve(events, s.cfg.listenAddrs()...)
+	h, err := evio.Start(events, s.cfg.listenAddrs()...)
+	if err == nil {
+		s.handle = h
+		close(s.started)
+		err = h.Wait()
+	}
 	if s.aof != nil {
 		if cerr := s.aof.close(); err == nil {
 			err = cerr
@@ -132,9 +153,38 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	return err
 }
 
-// stop asks a serving server to shut down; serve returns within a Tick.
-// Safe from any goroutine.
-func (s *server) stop() { s.stopRequested.Store(true) }
+// stopTimeout bounds how long a stop waits for clients to take the replies
+// queued for them; those still writing after it are reset.
+const stopTimeout = 10 * time.Second
+
+// stop shuts a serving server down, as SIGTERM does: it stops accepting
+// and reading, delivers the replies already queued (for up to
+// stopTimeout), closes every client, and returns once the loops are done;
+// serve then closes the append-only file and returns. Safe from any
+// goroutine but the loops' (SHUTDOWN uses requestStop); a no-op once serve
+// has returned.
+func (s *server) stop() error {
+	select {
+	case <-s.started:
+	case <-s.ended:
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return s.handle.Stop(ctx)
+}
+
+// requestStop starts a stop without waiting for it: for SHUTDOWN, which
+// runs on a loop. Handle.Stop called from a loop starts the stop but
+// cannot wait, so it would not reset clients that never read after
+// stopTimeout; a goroutine can.
+func (s *server) requestStop() {
+	go func() {
+		if err := s.stop(); err != nil {
+			s.cfg.logf("stopping: %v", err)
+		}
+	}()
+}
 
 func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
 	c := &client{srv: s, conn: conn, id: s.nextClientID.Add(1)}
@@ -150,12 +200,18 @@ func (s *server) opened(conn evio.Conn) ([]byte, evio.Options, evio.Action) {
 		OutputHighWater:  replyHighWater,
 		OutputLowWater:   replyLowWater,
 		IdleTimeout:      s.cfg.idleTimeout, // Redis's timeout; 0 keeps idle clients
+		// Cuts subscribers that do not read (see pubsub.go); other
+		// clients stop being read at OutputHighWater long before.
+		MaxOutput: pubsubHardLimit,
 	}
 	return nil, opts, evio.None
 }
 
 func (s *server) closed(conn evio.Conn, err error) evio.Action {
 	s.stats.connected.Add(-1)
+	if c, ok := conn.Context().(*client); ok {
+		c.unsubscribeAll()
+	}
 	var panicked *evio.PanicError
 	if errors.As(err, &panicked) {
 		// A bug of this server, not of the client: evio recovered it and
@@ -188,12 +244,9 @@ func (s *server) drained(conn evio.Conn) ([]byte, evio.Action) {
 // tickInterval is how often Tick runs: Redis's default hz of 10.
 const tickInterval = 100 * time.Millisecond
 
-// tick stops the server once asked to, deletes expired keys nobody reads,
-// and has the append-only file synced once a second under "everysec".
+// tick deletes expired keys nobody reads, and has the append-only file
+// synced once a second under "everysec".
 func (s *server) tick() (time.Duration, evio.Action) {
-	if s.stopRequested.Load() {
-		return 0, evio.Shutdown
-	}
 	s.stats.expiredKeys.Add(int64(s.db.activeExpireCycle()))
 	if s.aof != nil {
 		s.aof.tick()
@@ -227,6 +280,7 @@ func (s *server) infoSections() []infoSection {
 		}
 	}
 	port := strconv.Itoa(s.tcpPort)
+	channels, patterns := s.pubsub.counts()
 	sections := []infoSection{
 		{"Server", [][2]string{
 			{"redis_version", redisVersion},
@@ -257,6 +311,8 @@ func (s *server) infoSections() []infoSection {
 			{"total_connections_received", itoa(s.stats.connections.Load())},
 			{"total_commands_processed", itoa(s.stats.commands.Load())},
 			{"expired_keys", itoa(s.stats.expiredKeys.Load())},
+			{"pubsub_channels", itoa(int64(channels))},
+			{"pubsub_patterns", itoa(int64(patterns))},
 		}},
 		{"Replication", [][2]string{
 			{"role", "master"},

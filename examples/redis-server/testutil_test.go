@@ -110,7 +110,9 @@ func (ts *testServer) stop(t testing.TB) {
 		return
 	}
 	ts.stopped = true
-	ts.srv.stop()
+	if err := ts.srv.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
 	select {
 	case err := <-ts.done:
 		if err != nil {
