@@ -132,8 +132,9 @@ func (s *server) counters() Counters {
 // Counters returns a snapshot of the server's counters; any goroutine, at
 // any time, also after the server ended (the last values). It asks each
 // loop to publish its counts and waits for them, at most 100 ms for a loop
-// busy in a long event; called from an event of this server it does not
-// wait, and reports the counts as last published. It allocates nothing.
+// busy in a long event; called from an event of this server it publishes
+// its own loop's at once and waits at most 10 ms for the others (an INFO
+// command, say). It allocates nothing.
 func (h *Handle) Counters() Counters {
 	s := h.s
 	if s == nil {
@@ -144,17 +145,24 @@ func (h *Handle) Counters() Counters {
 		return s.counters() // the loops published once more as they ended
 	default:
 	}
-	if !s.onLoop() {
-		s.refreshCounters(100 * time.Millisecond)
+	patience := 100 * time.Millisecond
+	self := s.currentLoop()
+	if self != nil {
+		self.publishCounters()
+		patience = 10 * time.Millisecond
 	}
+	s.refreshCounters(patience, self)
 	return s.counters()
 }
 
-// refreshCounters asks every loop to publish its counters and waits until
-// each has, or patience has passed.
-func (s *server) refreshCounters(patience time.Duration) {
+// refreshCounters asks every loop but self to publish its counters and
+// waits until each has, or patience has passed.
+func (s *server) refreshCounters(patience time.Duration, self *loop) {
 	var targets [64]uint64
 	for i, l := range s.loops {
+		if l == self {
+			continue
+		}
 		if i < len(targets) {
 			targets[i] = l.countersSeq.Load() + 1
 		}
@@ -164,6 +172,9 @@ func (s *server) refreshCounters(patience time.Duration) {
 	for i, l := range s.loops {
 		if i >= len(targets) {
 			break // beyond 64 loops: the counts as last published
+		}
+		if l == self {
+			continue
 		}
 		for l.countersSeq.Load() < targets[i] && !l.exited.Load() {
 			if time.Now().After(deadline) {

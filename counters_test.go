@@ -76,3 +76,36 @@ func timeoutContext(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestCountersFromEvent: from an event, Counters includes what the event's
+// own loop has just counted (an INFO command reports its own request).
+func TestCountersFromEvent(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		var h *Handle
+		ready := make(chan struct{})
+		seen := make(chan Counters, 1)
+		h = startHandle(t, Events{
+			NumLoops: 2,
+			Data: func(c Conn, in []byte) ([]byte, Action) {
+				<-ready
+				seen <- h.Counters()
+				return nil, None
+			},
+		}, e.addr("tcp", "127.0.0.1:0"))
+		close(ready)
+		c, err := net.Dial("tcp", h.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("0123456789"))
+		select {
+		case n := <-seen:
+			if n.BytesIn < 10 || n.Accepted < 1 || n.Open < 1 {
+				t.Fatalf("from the event: bytes in %d, accepted %d, open %d; want at least 10, 1, 1", n.BytesIn, n.Accepted, n.Open)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Data did not fire")
+		}
+	})
+}

@@ -110,14 +110,17 @@ func (s *server) abandon() {
 }
 
 // onLoop reports whether the calling goroutine is one of s's loops.
-func (s *server) onLoop() bool {
+func (s *server) onLoop() bool { return s.currentLoop() != nil }
+
+// currentLoop is the loop whose goroutine is calling, or nil.
+func (s *server) currentLoop() *loop {
 	id := goroutineID()
 	for _, l := range s.loops {
 		if l.goroutine.Load() == id {
-			return true
+			return l
 		}
 	}
-	return false
+	return nil
 }
 
 // goroutineID is the calling goroutine's number, from its stack trace's
