@@ -324,7 +324,7 @@ func cmdConfigSet(c *client, args [][]byte) {
 }
 
 func cmdConfigResetStat(c *client, args [][]byte) {
-	c.srv.stats.reset()
+	c.srv.stats.reset(c.srv.counters())
 	c.replyOK()
 }
 

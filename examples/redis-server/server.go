@@ -78,12 +78,28 @@ type serverStats struct {
 	expiredKeys atomic.Int64 // deleted by the active expiry
 	panics      atomic.Int64 // connections closed by a panic in this server's code
 	pubsubCut   atomic.Int64 // subscribers reset for not reading their messages
+	// netInBase and netOutBase are evio's byte counters at the last
+	// CONFIG RESETSTAT: INFO reports the bytes since.
+	netInBase, netOutBase atomic.Uint64
 }
 
-func (s *serverStats) reset() {
+func (s *serverStats) reset(now evio.Counters) {
 	s.connections.Store(0)
 	s.commands.Store(0)
 	s.expiredKeys.Store(0)
+	s.netInBase.Store(now.BytesIn)
+	s.netOutBase.Store(now.BytesOut)
+}
+
+// counters is evio's snapshot of the server's counters, or zeros before
+// the handle exists (an event can run before Start returns it).
+func (s *server) counters() evio.Counters {
+	select {
+	case <-s.started:
+		return s.handle.Counters()
+	default:
+		return evio.Counters{}
+	}
 }
 
 // newServer prepares a server: it replays the append-only file, if any,
@@ -270,6 +286,8 @@ type infoSection struct {
 
 func (s *server) infoSections() []infoSection {
 	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	utoa := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	counts := s.counters()
 	uptime := time.Since(s.startTime)
 	keys, volatile := s.db.size()
 	aofEnabled, aofStatus := "0", "ok"
@@ -310,6 +328,9 @@ func (s *server) infoSections() []infoSection {
 		{"Stats", [][2]string{
 			{"total_connections_received", itoa(s.stats.connections.Load())},
 			{"total_commands_processed", itoa(s.stats.commands.Load())},
+			{"total_net_input_bytes", utoa(counts.BytesIn - s.stats.netInBase.Load())},
+			{"total_net_output_bytes", utoa(counts.BytesOut - s.stats.netOutBase.Load())},
+			{"rejected_connections", "0"},
 			{"expired_keys", itoa(s.stats.expiredKeys.Load())},
 			{"pubsub_channels", itoa(int64(channels))},
 			{"pubsub_patterns", itoa(int64(patterns))},
