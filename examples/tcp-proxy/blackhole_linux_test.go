@@ -59,3 +59,37 @@ func TestConnectTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestClientGoneWhileDialing: a client that leaves while its backend is
+// still being dialed ends the dial: the proxy stops promptly afterwards,
+// with nothing left open (goleak and Stop's deadline check that).
+//
+// The portable engine dials on a goroutine (net.Dialer) that is not
+// cancelled when its connection is abandoned: it lives on until the connect
+// times out. Its proxy gets a short connect timeout, and the test waits it
+// out, so that goleak does not report that goroutine.
+func TestClientGoneWhileDialing(t *testing.T) {
+	backend := blackhole(t)
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			timeout := time.Minute
+			if s.stdlib {
+				timeout = 300 * time.Millisecond
+				defer time.Sleep(2 * timeout)
+			}
+			addr := startProxy(t, s, backend, timeout)
+			for i := 0; i < 10; i++ {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i%2 == 0 {
+					reset(c.(*net.TCPConn))
+				} else {
+					c.Close()
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		})
+	}
+}
