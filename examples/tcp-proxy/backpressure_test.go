@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The proxy must not hold a stream its receiver does not take: a backend
+// that sends as fast as it can to a client that does not read for a while
+// (and the other way round) leaves the proxy's memory bounded, and the
+// receiver then gets every byte, in order. The proxy runs in a process of
+// its own, so that its resident memory is what is measured.
+
+// streamSize is what the sender sends: 256 MiB, not 1 GiB, to keep the
+// test to a few seconds; the bound does not depend on it.
+const streamSize = 256 << 20
+
+// rssLimit is the most resident memory the proxy may reach, as the
+// kernel's peak (VmHWM) reports it.
+const rssLimit = 100 << 20
+
+// patternPeriod is the period of the stream's content: random bytes,
+// repeated, with a period that no read or write size divides, so that
+// bytes lost, repeated or reordered show. The pattern is stored twice over,
+// so that any window of up to patternPeriod bytes is one slice of it.
+const patternPeriod = 1<<20 + 7
+
+var pattern = func() []byte {
+	p := make([]byte, 2*patternPeriod)
+	rand.New(rand.NewSource(1)).Read(p[:patternPeriod])
+	copy(p[patternPeriod:], p[:patternPeriod])
+	return p
+}()
+
+// patternAt is the n bytes of the stream from off.
+func patternAt(off int64, n int) []byte {
+	i := int(off % patternPeriod)
+	return pattern[i : i+n]
+}
+
+// sendStream writes streamSize bytes of the pattern to w.
+func sendStream(w io.Writer) error {
+	const chunk = 256 << 10
+	for off := int64(0); off < streamSize; off += chunk {
+		if _, err := w.Write(patternAt(off, chunk)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkStream reads streamSize bytes from r, checks them against the
+// pattern and then expects the end of stream.
+func checkStream(r io.Reader) error {
+	buf := make([]byte, 256<<10)
+	for off := int64(0); off < streamSize; off += int64(len(buf)) {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("at byte %d: %w", off, err)
+		}
+		if !bytes.Equal(buf, patternAt(off, len(buf))) {
+			return fmt.Errorf("the bytes from %d differ", off)
+		}
+	}
+	if n, err := r.Read(buf[:1]); n != 0 || err != io.EOF {
+		return fmt.Errorf("after the stream, read %d, %v; want the end of stream", n, err)
+	}
+	return nil
+}
+
+func TestBackpressureSlowClient(t *testing.T) {
+	backend := goBackend(t, func(c *net.TCPConn) {
+		defer c.Close()
+		sendStream(c)
+	})
+	testBackpressure(t, backend, func(c *net.TCPConn) error { return checkStream(c) })
+}
+
+func TestBackpressureSlowBackend(t *testing.T) {
+	// The backend reads nothing until the client's receive step releases
+	// it; one release and one result per subtest.
+	release := make(chan struct{}, 2)
+	result := make(chan error, 2)
+	backend := goBackend(t, func(c *net.TCPConn) {
+		defer c.Close()
+		<-release
+		result <- checkStream(c)
+	})
+	testBackpressure(t, backend, func(c *net.TCPConn) error {
+		release <- struct{}{}
+		if err := <-result; err != nil {
+			return fmt.Errorf("the backend: %w", err)
+		}
+		return nil
+	}, func(c *net.TCPConn) {
+		go func() {
+			sendStream(c)
+			c.CloseWrite()
+		}()
+	})
+}
+
+// testBackpressure starts the proxy as a process in front of backend,
+// connects, runs during (if given) to start a sender, waits a second while
+// nobody reads and checks the proxy's memory, then runs receive and checks
+// the memory again.
+func testBackpressure(t *testing.T, backend string, receive func(*net.TCPConn) error, during ...func(*net.TCPConn)) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the proxy's peak memory from /proc")
+	}
+	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
+		t.Run(engine, func(t *testing.T) {
+			proc, addr := startProxyProcess(t, "-bind", "127.0.0.1", "-port", "0", "-backend", backend, engine)
+			c := dial(t, addr)
+			for _, f := range during {
+				f(c)
+			}
+			deadline := time.Now().Add(time.Second)
+			for time.Now().Before(deadline) {
+				if peak := peakRSS(t, proc.Process.Pid); peak > rssLimit {
+					t.Fatalf("the proxy's resident memory reached %d MB while nobody read (limit %d MB)", peak>>20, rssLimit>>20)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			start := time.Now()
+			if err := receive(c); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			peak := peakRSS(t, proc.Process.Pid)
+			t.Logf("%d MiB in %v; the proxy's peak resident memory: %d MB", streamSize>>20, took.Round(time.Millisecond), peak>>20)
+			if peak > rssLimit {
+				t.Fatalf("the proxy's resident memory reached %d MB (limit %d MB)", peak>>20, rssLimit>>20)
+			}
+		})
+	}
+}
+
+// proxyBinary builds the proxy once, without the race detector even when
+// the tests run with it, so that the memory measured is the proxy's own
+// and the stream moves at full speed.
+var proxyBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tcp-proxy-test")
+	if err != nil {
+		return "", err
+	}
+	builtDirs = append(builtDirs, dir)
+	path := filepath.Join(dir, "tcp-proxy")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+// builtDirs are removed by TestMain when the tests are done.
+var builtDirs []string
+
+// startProxyProcess runs the proxy as a process of its own and returns it
+// and its TCP address. It is killed when the test ends.
+func startProxyProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	bin, err := proxyBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command(bin, args...)
+	stdout, err := proc.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proc.Process.Kill()
+		proc.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the listening line: %v", err)
+	}
+	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no address in %q", line)
+	}
+	return proc, m[1]
+}
+
+// peakRSS is the peak resident memory of process pid (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the proxy's memory: %v", err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
+	if m == nil {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return kb << 10
+}
