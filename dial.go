@@ -45,6 +45,8 @@ type dialState struct {
 	timeout          time.Duration
 	deadline         int64 // loop time; 0 for none
 
+	cancel func() // portable engine: ends the dialer's connect; set by the loop
+
 	mu        sync.Mutex // portable engine: guards the fields below
 	nc        net.Conn
 	err       error

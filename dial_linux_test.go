@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +77,41 @@ func TestDialTimeout(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestDialAbandonedByStop: a connect still in progress when the server
+// stops is abandoned: Closed fires with an error, and the portable
+// engine's dialer ends at once instead of waiting for the system's
+// connect timeout (the package's leak check would see it).
+func TestDialAbandonedByStop(t *testing.T) {
+	addr := fullBacklogListener(t)
+	forEachEngine(t, func(t *testing.T, e engine) {
+		closed := make(chan error, 1)
+		h, err := Start(Events{
+			Closed: func(c Conn, err error) Action { closed <- err; return None },
+		}, e.addr("tcp", "127.0.0.1:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Dial("tcp://"+addr, DialOptions{}) // no timeout: hangs until abandoned
+		time.Sleep(50 * time.Millisecond)
+		if err := h.Stop(timeoutContext(t)); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if err := <-closed; err == nil {
+			t.Fatal("an abandoned dial's Closed got nil")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Contains(allStacks(), "(*stdTransport).connect") {
+			if time.Now().After(deadline) {
+				t.Fatal("the portable engine's dialer outlived the server")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func allStacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }

@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -250,8 +251,11 @@ func (t *stdTransport) connect(c *conn, d *dialState) (bool, error) {
 		address = d.target.String()
 	}
 	l := t.l
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel // close ends a connect still in progress
 	go func() {
-		nc, err := (&net.Dialer{Timeout: d.timeout}).Dial(network, address)
+		defer cancel()
+		nc, err := (&net.Dialer{Timeout: d.timeout}).DialContext(ctx, network, address)
 		d.mu.Lock()
 		if d.abandoned {
 			d.mu.Unlock()
@@ -326,6 +330,9 @@ func (t *stdTransport) setKeepAlive(c *conn, period time.Duration) {
 func (t *stdTransport) close(c *conn, reset bool) {
 	if c.ext.stream == nil { // still connecting: the dialer closes what it gets
 		if d := c.ext.dial; d != nil {
+			if d.cancel != nil {
+				d.cancel()
+			}
 			d.mu.Lock()
 			d.abandoned = true
 			nc := d.nc
