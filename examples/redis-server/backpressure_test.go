@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/evio-go/evio/examples/internal/testproc"
 )
 
 // The replies a client does not read must not grow the server without
@@ -161,71 +159,18 @@ func testSlowReader(t *testing.T, engineFlag, request string, during func(*rawCo
 	}
 }
 
-// serverBinary builds the server once, without the race detector even
-// when the tests run with it: the memory measured is then the server's
-// own, and moving gigabytes through it takes seconds, not minutes.
-var serverBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "redis-server-test")
-	if err != nil {
-		return "", err
-	}
-	builtDirs = append(builtDirs, dir)
-	path := filepath.Join(dir, "redis-server")
-	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return path, nil
-})
-
-// builtDirs are removed by TestMain when the tests are done.
-var builtDirs []string
+// server is this example, built once to run as a process of its own.
+var serverProc = testproc.Binary{Name: "redis-server"}
 
 // startServerProcess runs the server as a process of its own and returns
 // it and its TCP address. It is killed when the test ends.
 func startServerProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	bin, err := serverBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc := exec.Command(bin, args...)
-	stdout, err := proc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proc.Process.Kill()
-		proc.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the listening line: %v", err)
-	}
-	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no address in %q", line)
-	}
-	return proc, m[1]
+	return serverProc.Start(t, args...)
 }
 
-// peakRSS is the peak resident memory of process pid (VmHWM), in bytes.
-func peakRSS(t *testing.T, pid int) int {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("reading the server's memory: %v", err)
-	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	}
-	kb, _ := strconv.Atoi(string(m[1]))
-	return kb << 10
-}
+// peakRSS is the peak resident memory of process pid, in bytes.
+func peakRSS(t *testing.T, pid int) int { return testproc.PeakRSS(t, pid) }
 
 // expectBulk reads one bulk string reply and checks it is want.
 func expectBulk(r *bufio.Reader, want []byte) error {

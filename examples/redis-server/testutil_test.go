@@ -34,9 +34,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		for _, dir := range builtDirs {
-			os.RemoveAll(dir)
-		}
+		serverProc.Remove()
 		os.Exit(code)
 	}))
 }

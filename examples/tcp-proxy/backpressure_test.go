@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"math/rand"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/evio-go/evio/examples/internal/testproc"
 )
 
 // The proxy must not hold a stream its receiver does not take: a backend
@@ -148,68 +144,15 @@ func testBackpressure(t *testing.T, backend string, receive func(*net.TCPConn) e
 	}
 }
 
-// proxyBinary builds the proxy once, without the race detector even when
-// the tests run with it, so that the memory measured is the proxy's own
-// and the stream moves at full speed.
-var proxyBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tcp-proxy-test")
-	if err != nil {
-		return "", err
-	}
-	builtDirs = append(builtDirs, dir)
-	path := filepath.Join(dir, "tcp-proxy")
-	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return path, nil
-})
-
-// builtDirs are removed by TestMain when the tests are done.
-var builtDirs []string
+// proxy is this example, built once to run as a process of its own.
+var proxyProc = testproc.Binary{Name: "tcp-proxy"}
 
 // startProxyProcess runs the proxy as a process of its own and returns it
 // and its TCP address. It is killed when the test ends.
 func startProxyProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	bin, err := proxyBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc := exec.Command(bin, args...)
-	stdout, err := proc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proc.Process.Kill()
-		proc.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the listening line: %v", err)
-	}
-	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no address in %q", line)
-	}
-	return proc, m[1]
+	return proxyProc.Start(t, args...)
 }
 
-// peakRSS is the peak resident memory of process pid (VmHWM), in bytes.
-func peakRSS(t *testing.T, pid int) int {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("reading the proxy's memory: %v", err)
-	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	}
-	kb, _ := strconv.Atoi(string(m[1]))
-	return kb << 10
-}
+// peakRSS is the peak resident memory of process pid, in bytes.
+func peakRSS(t *testing.T, pid int) int { return testproc.PeakRSS(t, pid) }

@@ -19,9 +19,7 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		for _, dir := range builtDirs {
-			os.RemoveAll(dir)
-		}
+		proxyProc.Remove()
 		os.Exit(code)
 	}))
 }
