@@ -123,30 +123,7 @@ func cmdHGetAll(c *client, args [][]byte) {
 	c.replyElements(elems)
 }
 
-func cmdHDel(c *client, args [][]byte) {
-	key := args[1]
-	s, e := c.srv.db.writeEntry(key)
-	h, ok := collectionOf[*hashValue](e)
-	if !ok {
-		s.mu.Unlock()
-		c.replyWrongType()
-		return
-	}
-	removed := 0
-	if h != nil {
-		for _, field := range args[2:] {
-			if h.remove(field) {
-				removed++
-			}
-		}
-		s.removeIfEmpty(e)
-	}
-	if removed > 0 {
-		c.propagate(args...)
-	}
-	s.mu.Unlock()
-	c.replyInt(int64(removed))
-}
+func cmdHDel(c *client, args [][]byte) { removeMembers[*hashValue](c, args) }
 
 func cmdHLen(c *client, args [][]byte) {
 	s, e, stale := c.srv.db.readEntry(args[1])

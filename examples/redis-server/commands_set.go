@@ -30,30 +30,7 @@ func cmdSAdd(c *client, args [][]byte) {
 	c.replyInt(int64(added))
 }
 
-func cmdSRem(c *client, args [][]byte) {
-	key := args[1]
-	s, e := c.srv.db.writeEntry(key)
-	set, ok := collectionOf[*setValue](e)
-	if !ok {
-		s.mu.Unlock()
-		c.replyWrongType()
-		return
-	}
-	removed := 0
-	if set != nil {
-		for _, member := range args[2:] {
-			if set.remove(member) {
-				removed++
-			}
-		}
-		s.removeIfEmpty(e)
-	}
-	if removed > 0 {
-		c.propagate(args...)
-	}
-	s.mu.Unlock()
-	c.replyInt(int64(removed))
-}
+func cmdSRem(c *client, args [][]byte) { removeMembers[*setValue](c, args) }
 
 // cmdSPop removes members chosen at random: one, answered as a bulk
 // string (nil for a missing key), or up to a count, answered as an array.

@@ -180,30 +180,7 @@ func cmdZCard(c *client, args [][]byte) {
 	c.replyInt(int64(n))
 }
 
-func cmdZRem(c *client, args [][]byte) {
-	key := args[1]
-	s, e := c.srv.db.writeEntry(key)
-	z, ok := collectionOf[*zsetValue](e)
-	if !ok {
-		s.mu.Unlock()
-		c.replyWrongType()
-		return
-	}
-	removed := 0
-	if z != nil {
-		for _, member := range args[2:] {
-			if z.remove(member) {
-				removed++
-			}
-		}
-		s.removeIfEmpty(e)
-	}
-	if removed > 0 {
-		c.propagate(args...)
-	}
-	s.mu.Unlock()
-	c.replyInt(int64(removed))
-}
+func cmdZRem(c *client, args [][]byte) { removeMembers[*zsetValue](c, args) }
 
 func cmdZPopMin(c *client, args [][]byte) { zpopGeneric(c, args, false) }
 func cmdZPopMax(c *client, args [][]byte) { zpopGeneric(c, args, true) }

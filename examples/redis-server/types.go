@@ -321,3 +321,37 @@ func indexRange(start, stop int64, n int) (lo, hi int, ok bool) {
 	}
 	return int(start), int(stop), true
 }
+
+// removableCollection is a collection whose members (or fields) are
+// removed one at a time: a set, a sorted set, a hash.
+type removableCollection interface {
+	collection
+	remove(member []byte) bool
+}
+
+// removeMembers is SREM, ZREM and HDEL: it removes the members named after
+// the key from a collection of type T, deletes the key once it is empty,
+// logs the command if it removed anything, and replies with the count.
+func removeMembers[T removableCollection](c *client, args [][]byte) {
+	s, e := c.srv.db.writeEntry(args[1])
+	coll, ok := collectionOf[T](e)
+	if !ok {
+		s.mu.Unlock()
+		c.replyWrongType()
+		return
+	}
+	removed := 0
+	if e != nil {
+		for _, member := range args[2:] {
+			if coll.remove(member) {
+				removed++
+			}
+		}
+		s.removeIfEmpty(e)
+	}
+	if removed > 0 {
+		c.propagate(args...)
+	}
+	s.mu.Unlock()
+	c.replyInt(int64(removed))
+}
