@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 )
@@ -12,6 +13,8 @@ type listenSpec struct {
 	address   string // host:port, or a path for unix
 	portable  bool   // the scheme had the -net suffix
 	reusePort bool
+	tlsKey    string      // the value of the tls key, if given
+	tls       *tls.Config // TLS for its connections (resolveTLS); nil for plain
 }
 
 func (ls listenSpec) datagram() bool { return strings.HasPrefix(ls.network, "udp") }
@@ -37,8 +40,11 @@ func parseAddr(raw string) (listenSpec, error) {
 		ls.address = ls.address[:i]
 		for _, kv := range strings.Split(query, "&") {
 			key, value, _ := strings.Cut(kv, "=")
-			if key == "reuseport" {
+			switch key {
+			case "reuseport":
 				ls.reusePort = isTrue(value)
+			case "tls":
+				ls.tlsKey = value
 			}
 		}
 	}
@@ -46,6 +52,30 @@ func parseAddr(raw string) (listenSpec, error) {
 		return ls, fmt.Errorf("evio: listen %q: a unix address needs a socket file path", raw)
 	}
 	return ls, nil
+}
+
+// resolveTLS decides whether the listener speaks TLS: every stream
+// listener does when the server has a TLS configuration, except one whose
+// address says tls=false; tls=true without a configuration, or on UDP, is
+// an error rather than a listener that silently speaks plain text.
+func (ls *listenSpec) resolveTLS(config *tls.Config) error {
+	if ls.tlsKey == "" {
+		if !ls.datagram() {
+			ls.tls = config
+		}
+		return nil
+	}
+	if !isTrue(ls.tlsKey) {
+		return nil
+	}
+	switch {
+	case ls.datagram():
+		return fmt.Errorf("evio: listen %q: tls is for stream listeners (tcp, unix), not UDP", ls.raw)
+	case config == nil:
+		return fmt.Errorf("evio: listen %q: tls=true needs Events.TLSConfig", ls.raw)
+	}
+	ls.tls = config
+	return nil
 }
 
 // isTrue is evio's reading of a boolean option: true when the value starts

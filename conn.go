@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,13 @@ type Conn interface {
 	// closes, and does not fire once the server is shutting down. After
 	// the connection has ended it returns a Timer that never fires.
 	AfterFunc(d time.Duration, f func() (out []byte, action Action)) *Timer
+
+	// TLSConnectionState returns the negotiated state of a TLS connection
+	// (version, cipher suite, ALPN protocol, the peer's certificates,
+	// resumption), and ok true; ok is false for a plain connection. A TLS
+	// connection's events start once its handshake is done, so the state
+	// is there from Opened on.
+	TLSConnectionState() (state tls.ConnectionState, ok bool)
 }
 
 // conn is a connection of any engine, or the sender of one datagram: the
@@ -212,6 +220,8 @@ type connExt struct {
 	timers *Timer // the connection's AfterFunc timers still to fire
 
 	dial *dialState // an outbound connection until it has connected
+
+	tls *tlsSession // a TLS connection (tls.go)
 }
 
 // pendingAction is a Close or Detach that waits for the output to be
@@ -239,6 +249,7 @@ const (
 	flagWriteClosed                        // the sending side is shut down
 	flagWriteExpired                       // the write deadline passed with nothing queued: output now fails
 	flagConnecting                         // an outbound connect is in progress: no events yet
+	flagHandshaking                        // the TLS handshake is in progress (or waits for a slot): no events yet
 )
 
 func (c *conn) ended() bool { return c.flags&flagEnded != 0 }
@@ -286,14 +297,15 @@ func (c *conn) extend() *connExt {
 // (Serve's addresses); it carries what a connection reports about itself
 // apart from its peer. Immutable once the loops run.
 type origin struct {
-	index    int      // Conn.AddrIndex: position in Serve's addresses
-	addr     net.Addr // the bound address, as Server.Addrs reports it
-	family   int      // poll engine: the socket's address family
-	fd       int      // poll engine: the listening or UDP socket
-	unix     bool     // a unix socket: no keepalive, no IP addresses
-	wildcard bool     // bound to an unspecified IP: each connection's local address is asked for
-	datagram bool     // UDP
-	dialed   bool     // an outbound connection of Handle.Dial; index is -1
+	index    int         // Conn.AddrIndex: position in Serve's addresses
+	addr     net.Addr    // the bound address, as Server.Addrs reports it
+	family   int         // poll engine: the socket's address family
+	fd       int         // poll engine: the listening or UDP socket
+	unix     bool        // a unix socket: no keepalive, no IP addresses
+	wildcard bool        // bound to an unspecified IP: each connection's local address is asked for
+	datagram bool        // UDP
+	dialed   bool        // an outbound connection of Handle.Dial; index is -1
+	tls      *tls.Config // TLS for the connections it accepts; nil for plain
 
 	packet net.PacketConn // portable engine: the UDP socket
 }
@@ -357,6 +369,10 @@ func (c *conn) onTimer(l *loop, now, arg int64) {
 	}
 	if c.flags&flagConnecting != 0 {
 		l.connectTimedOut(c, now)
+		return
+	}
+	if c.flags&flagHandshaking != 0 {
+		l.handshakeTimedOut(c, now)
 		return
 	}
 	l.checkDeadlines(c, now)

@@ -47,6 +47,10 @@ func (l *loop) openConn(c *conn) {
 	c.armed = wantRead
 	l.open++
 	l.counters.accepted++
+	if c.origin.tls != nil {
+		l.beginHandshake(c, c.origin.tls, false, 0) // Opened fires once it is done
+		return
+	}
 	l.opened(c)
 }
 
@@ -126,12 +130,20 @@ func (l *loop) read(c *conn) {
 		l.counters.reads++
 		l.counters.bytesIn += uint64(n)
 		l.stampActivity(c)
+		if s := c.tlsSession(); s != nil {
+			l.tlsInput(c, s, l.readBuf[:n])
+			return
+		}
 		in := l.readBuf[:n]
 		if c.flags&flagReuseInput == 0 {
 			in = append([]byte(nil), in...)
 		}
 		l.fireData(c, in)
 	case err == nil:
+		if s := c.tlsSession(); s != nil {
+			l.tlsEnd(c, s)
+			return
+		}
 		l.peerFinished(c)
 	case err == errAgain:
 	default:
@@ -168,12 +180,10 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 			l.abortConn(c, err)
 			return
 		}
-		l.pool.Append(&c.out, out)
-		l.queued += len(out)
-		if high, _ := c.waterMarks(); c.out.Len() >= high {
-			c.flags |= flagAboveHigh
+		l.queue(c, out)
+		if c.ended() {
+			return
 		}
-		l.markDirty(c)
 	}
 	switch action {
 	case CloseWrite:
@@ -190,6 +200,20 @@ func (l *loop) react(c *conn, out []byte, action Action) {
 	case Shutdown:
 		l.server.shutdown(nil)
 	}
+}
+
+// queue appends out to c's output queue: as it is, or as TLS records.
+func (l *loop) queue(c *conn, out []byte) {
+	if s := c.tlsSession(); s != nil {
+		l.encrypt(c, s, out)
+	} else {
+		l.pool.Append(&c.out, out)
+		l.queued += len(out)
+	}
+	if high, _ := c.waterMarks(); c.out.Len() >= high {
+		c.flags |= flagAboveHigh
+	}
+	l.markDirty(c)
 }
 
 // refuseOutput says why c may not queue more output, if it may not: its
@@ -209,7 +233,7 @@ func (l *loop) refuseOutput(c *conn) error {
 
 // serveWake fires Data(c, nil) for a Wake.
 func (l *loop) serveWake(c *conn) {
-	if c.ended() || c.action != pendingNone || l.stopping || c.flags&flagConnecting != 0 {
+	if c.ended() || c.action != pendingNone || l.stopping || c.flags&(flagConnecting|flagHandshaking) != 0 {
 		// Closed or closing: leave asyncWoken set, so later Wakes cost
 		// nothing.
 		return
@@ -240,6 +264,9 @@ func (l *loop) overLimit(c *conn) (over, shared bool) {
 func (l *loop) wantsRead(c *conn) bool {
 	if c.action != pendingNone || c.flags&(flagEOF|flagPaused|flagAboveHigh) != 0 || l.stopping {
 		return false
+	}
+	if c.flags&flagHandshaking != 0 && c.ext.tls.hs.inputFull() {
+		return false // the handshake goroutine has enough to chew on
 	}
 	over, shared := l.overLimit(c)
 	if over && shared {
@@ -381,6 +408,9 @@ func (l *loop) settle(c *conn) {
 	var want interest
 	if l.wantsRead(c) {
 		want |= wantRead
+		if s := c.tlsSession(); s != nil {
+			l.tlsResume(c, s)
+		}
 	}
 	if c.out.Len() > 0 {
 		want |= wantWrite
@@ -412,6 +442,9 @@ func (l *loop) forget(c *conn) {
 	l.queued -= c.out.Len()
 	l.pool.Reset(&c.out)
 	l.server.balance.release(l.index)
+	if s := c.tlsSession(); s != nil {
+		l.forgetTLS(c, s)
+	}
 }
 
 // closeConn closes c at once and fires Closed with err, the cause or nil.
@@ -426,12 +459,18 @@ func (l *loop) end(c *conn, err error, reset bool) {
 	if c.ended() {
 		return
 	}
+	// An accepted TLS connection whose handshake did not end well was
+	// never opened: it ends without events (a dialed one gets Closed with
+	// the error, as for a failed connect).
+	unopened := c.flags&flagHandshaking != 0 && !c.origin.dialed
 	l.sealOutbox(c, false)
 	l.forget(c)
 	l.unregister(c)
 	// Closed fires before the socket is released, so that the
 	// connection's addresses can still be asked for in it.
-	l.fireClosed(c, err)
+	if !unopened {
+		l.fireClosed(c, err)
+	}
 	l.tp.close(c, reset)
 }
 
@@ -452,6 +491,21 @@ func (l *loop) fireClosed(c *conn, err error) {
 func (l *loop) closeGracefully(c *conn, err error) {
 	if c.ended() || !l.sealOutbox(c, true) {
 		return // ended; or written to meanwhile: that output first
+	}
+	if s := c.tlsSession(); s != nil {
+		if s.notify() {
+			// close_notify first: this runs again once it is written.
+			if c.action == pendingNone {
+				c.action = pendingClose
+			}
+			if err != nil {
+				s.closeErr = err
+			}
+			return
+		}
+		if err == nil {
+			err = s.closeErr
+		}
 	}
 	if c.flags&flagEOF != 0 || !l.tp.unsettled(c) {
 		l.closeConn(c, err)
@@ -526,6 +580,10 @@ func (l *loop) detach(c *conn) {
 	if !l.sealOutbox(c, true) {
 		return // written to meanwhile: that output first
 	}
+	s := c.tlsSession()
+	if s != nil {
+		l.detachTLS(s) // before forget releases the input that waits
+	}
 	l.forget(c)
 	l.unregister(c)
 	c.addrs() // while the socket is still the loop's: Detached may ask
@@ -535,6 +593,10 @@ func (l *loop) detach(c *conn) {
 		return
 	}
 	l.counters.detached++
+	if s != nil {
+		s.detached = rwc
+		rwc = s.tc // the stream goes on encrypted
+	}
 	if l.server.handlers.detached(c, rwc) == Shutdown {
 		l.server.shutdown(nil)
 	}

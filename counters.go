@@ -39,6 +39,13 @@ type Counters struct {
 	Wakeups       uint64 // Wake and Write tasks the loops served
 	Iterations    uint64 // loop iterations
 	Timers        int64  // timers scheduled now: deadlines, AfterFunc, Tick, lingering closes
+	// TLSHandshakes counts TLS handshakes that succeeded (accepted and
+	// dialed connections); TLSHandshakeFailures those that failed, timed
+	// out or were cut by the peer, the server's stop or a close. An
+	// accepted connection whose handshake fails ends without events, so
+	// this is where it shows (it counts in Accepted and Open until then).
+	TLSHandshakes        uint64
+	TLSHandshakeFailures uint64
 }
 
 // loopCounters is what a loop counts, in plain fields owned by its
@@ -46,6 +53,7 @@ type Counters struct {
 type loopCounters struct {
 	accepted, dialed, closed, byPeer, byError, outputLimit, timeout, detached uint64
 	bytesIn, bytesOut, reads, writes, wakeups                                 uint64
+	tlsHandshakes, tlsFailures                                                uint64
 }
 
 // loopCountersShare is a loop's published counters, read by any
@@ -53,6 +61,7 @@ type loopCounters struct {
 type loopCountersShare struct {
 	accepted, dialed, closed, byPeer, byError, outputLimit, timeout, detached atomic.Uint64
 	bytesIn, bytesOut, reads, writes, wakeups                                 atomic.Uint64
+	tlsHandshakes, tlsFailures                                                atomic.Uint64
 	open, queued, timers                                                      atomic.Int64
 	_                                                                         [cacheLine]byte
 }
@@ -81,6 +90,8 @@ func (l *loop) publishCounters() {
 	store(c.reads, &p.reads, &s.reads)
 	store(c.writes, &p.writes, &s.writes)
 	store(c.wakeups, &p.wakeups, &s.wakeups)
+	store(c.tlsHandshakes, &p.tlsHandshakes, &s.tlsHandshakes)
+	store(c.tlsFailures, &p.tlsFailures, &s.tlsFailures)
 	s.open.Store(int64(l.open))
 	s.queued.Store(int64(l.queued))
 	s.timers.Store(int64(l.timers.len()))
@@ -125,6 +136,8 @@ func (s *server) counters() Counters {
 		n.Wakeups += p.wakeups.Load()
 		n.Iterations += l.iterations.Load()
 		n.Timers += p.timers.Load()
+		n.TLSHandshakes += p.tlsHandshakes.Load()
+		n.TLSHandshakeFailures += p.tlsFailures.Load()
 	}
 	return n
 }

@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,14 @@ type DialOptions struct {
 	// proxy keeps both sides on one loop); nil lets the server's balancer
 	// choose.
 	Loop Conn
+	// TLSConfig, when not nil, makes it a TLS connection: the handshake
+	// runs once connected (on a goroutine of its own, bounded by Timeout
+	// and by Events.TLSHandshakeTimeout), and Opened fires when it is
+	// done; a failed handshake gets Closed with its error. Without a
+	// ServerName (and without InsecureSkipVerify) the host of addr is
+	// verified, as tls.Dial does. Output written before Opened is
+	// encrypted once the handshake is done.
+	TLSConfig *tls.Config
 }
 
 // dialState is what a dial in progress needs: where to, and, for the
@@ -43,7 +52,8 @@ type dialState struct {
 	network, address string
 	target           netip.AddrPort // tcp: the resolved address
 	timeout          time.Duration
-	deadline         int64 // loop time; 0 for none
+	deadline         int64       // loop time; 0 for none
+	tls              *tls.Config // a TLS connection: the handshake follows the connect
 
 	cancel func() // portable engine: ends the dialer's connect; set by the loop
 
@@ -75,9 +85,18 @@ func (h *Handle) Dial(addr string, opts DialOptions) (Conn, error) {
 		return nil, fmt.Errorf("evio: dial %s: %w", addr, net.ErrClosed)
 	default:
 	}
-	d := &dialState{network: "tcp", address: addr, timeout: opts.Timeout}
+	d := &dialState{network: "tcp", address: addr, timeout: opts.Timeout, tls: opts.TLSConfig}
 	if i := strings.Index(addr, "://"); i >= 0 {
 		d.network, d.address = addr[:i], addr[i+3:]
+	}
+	if d.tls != nil && d.tls.ServerName == "" && !d.tls.InsecureSkipVerify && d.network != "unix" {
+		// Verify the host dialed, as tls.Dial does.
+		host, _, err := net.SplitHostPort(d.address)
+		if err != nil {
+			return nil, fmt.Errorf("evio: dial %q: %w", addr, err)
+		}
+		d.tls = d.tls.Clone()
+		d.tls.ServerName = host
 	}
 	o := &origin{index: -1, unix: d.network == "unix", wildcard: d.network != "unix", dialed: true}
 	switch d.network {
@@ -207,6 +226,10 @@ func (l *loop) dialDone(c *conn) {
 	}
 	l.watch(c, wantRead)
 	if c.ended() {
+		return
+	}
+	if d.tls != nil {
+		l.beginHandshake(c, d.tls, true, d.deadline) // Opened fires once it is done
 		return
 	}
 	l.opened(c)

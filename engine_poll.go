@@ -104,6 +104,7 @@ func listenPoll(index int, spec listenSpec) (*pollListener, error) {
 		fd:       sl.FD,
 		unix:     sl.Family == unix.AF_UNIX,
 		datagram: spec.datagram(),
+		tls:      spec.tls,
 	}}
 	switch a := sl.Addr.(type) {
 	case *net.TCPAddr:

@@ -87,7 +87,7 @@ func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error 
 }
 
 func listenStd(index int, spec listenSpec) (*stdListener, error) {
-	ln := &stdListener{spec: spec, origin: origin{index: index, fd: -1, unix: spec.network == "unix", datagram: spec.datagram()}}
+	ln := &stdListener{spec: spec, origin: origin{index: index, fd: -1, unix: spec.network == "unix", datagram: spec.datagram(), tls: spec.tls}}
 	lc := net.ListenConfig{}
 	if spec.reusePort {
 		lc.Control = socket.ControlReusePort

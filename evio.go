@@ -1,6 +1,7 @@
 package evio
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -124,8 +125,9 @@ type Events struct {
 	// address is bound and before any other event. Returning Shutdown makes
 	// Serve return nil at once; other actions are ignored.
 	Serving func(server Server) (action Action)
-	// Opened fires when a connection has been accepted, before any other
-	// event of that connection. out is written to the connection first,
+	// Opened fires when a connection has been accepted (on a TLS
+	// listener: once its handshake is done), before any other event of
+	// that connection. out is written to the connection first,
 	// opts apply to it, and action runs after out has been written. It does
 	// not fire for UDP.
 	Opened func(c Conn) (out []byte, opts Options, action Action)
@@ -186,6 +188,35 @@ type Events struct {
 	// that many slow readers together cannot take all memory, while
 	// connections with small replies carry on.
 	MaxTotalOutput int
+	// TLSConfig, when not nil, makes the server speak TLS, with the
+	// standard crypto/tls, on every TCP and unix listener except those
+	// whose address has tls=false (tcp://:6379?tls=false beside
+	// tcp://:6380 serves plain and TLS side by side); an address with
+	// tls=true and no TLSConfig is an error. Data sees plaintext and out is
+	// encrypted; every event, action, bound, deadline and counter keeps its
+	// meaning, with the output bounds counted in encrypted bytes.
+	// Close and CloseWrite send close_notify after the output, and a
+	// peer's close_notify is an end of stream. A connection's events start
+	// when its handshake is done (Opened can ask TLSConnectionState for
+	// the ALPN protocol); a connection whose handshake fails or times out
+	// ends without events (Counters counts it). The handshake runs on a
+	// short-lived goroutine of its own, so the configuration's callbacks
+	// (GetCertificate, GetConfigForClient, VerifyConnection) may block;
+	// everything after it runs on the loop, with no goroutine per
+	// connection. Renegotiation is refused, as crypto/tls's server does.
+	// Detached receives the *tls.Conn, which goes on over the socket.
+	TLSConfig *tls.Config
+	// TLSHandshakeTimeout bounds a TLS handshake, counted from the accept;
+	// 0 means 10 seconds.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes in flight across the
+	// server (each loop gets an equal share): a connection accepted beyond
+	// it waits, unread, for a handshake to end, within its own handshake
+	// timeout, so that slow or silent clients cannot make the server hold
+	// a goroutine and its buffers each. 0 means 1024; a negative value
+	// means no bound.
+	MaxTLSHandshakes int
+
 	// NoRecover lets a panic in an event crash the program, as it would
 	// without evio. By default a panic is recovered and becomes a
 	// *PanicError: in Opened or Data it closes that connection (Closed gets

@@ -71,6 +71,9 @@ func (l *loop) peerFinished(c *conn) {
 // CloseWrite action). It reports whether c is still open: it closes when
 // its peer has finished too.
 func (l *loop) closeWrite(c *conn) bool {
+	if s := c.tlsSession(); s != nil && s.notify() {
+		return true // close_notify first: this runs again once it is written
+	}
 	c.flags |= flagWriteClosed
 	if err := l.tp.shutdownWrite(c); err != nil {
 		l.closeConn(c, err)

@@ -31,8 +31,15 @@ type loop struct {
 	lingering atomic.Int64 // connections lingering after Closed; tests read it
 
 	readBuf []byte // every read of the loop lands here first
-	pool    buffer.Pool
-	dirty   []*conn // connections with output or an action to settle this iteration
+	plain   []byte // TLS plaintext for Data, once the loop has a TLS connection
+
+	// handshakes counts the TLS handshakes the loop has running, at most
+	// server.handshakesPerLoop; handshakeQueue holds the connections
+	// waiting for one of them to end (tls.go).
+	handshakes     int
+	handshakeQueue []*conn
+	pool           buffer.Pool
+	dirty          []*conn // connections with output or an action to settle this iteration
 	// queued counts the bytes in the output queues of the loop's
 	// connections; published is its value as last stored in the server's
 	// outputBudget.
@@ -116,6 +123,9 @@ const (
 	taskCounters
 	// taskDial: Handle.Dial made c for this loop: start connecting it.
 	taskDial
+	// taskTLS: c's handshake goroutine wrote, took input or ended; or,
+	// after the handshake, input waits that no readiness will report.
+	taskTLS
 )
 
 // task is one entry of a loop's inbox.
@@ -193,6 +203,8 @@ func (l *loop) takeInbox() {
 			l.publishCounters()
 		case taskDial:
 			l.serveDial(t.c)
+		case taskTLS:
+			l.serveTLS(t.c)
 		}
 	}
 	l.spare = tasks
@@ -277,7 +289,7 @@ func (l *loop) beginStop() {
 		if c == nil || c.ended() {
 			continue
 		}
-		if c.flags&flagConnecting != 0 {
+		if c.flags&(flagConnecting|flagHandshaking) != 0 {
 			l.closeConn(c, errDialStopping)
 			continue
 		}
@@ -301,7 +313,7 @@ func (l *loop) closeAll() {
 		case c == nil:
 		case c.flags&flagLingering != 0:
 			l.endLinger(c)
-		case c.flags&flagConnecting != 0:
+		case c.flags&(flagConnecting|flagHandshaking) != 0:
 			l.closeConn(c, errDialStopping)
 		case !c.ended() && l.hasQueued(c):
 			// Output the drain could not write: reset, so that the peer

@@ -126,12 +126,10 @@ func (l *loop) takeOutbox(c *conn, ob *outbox) bool {
 	ob.posted = false
 	ob.mu.Unlock()
 	if len(data) > 0 {
-		l.pool.Append(&c.out, data)
-		l.queued += len(data)
-		if high, _ := c.waterMarks(); c.out.Len() >= high {
-			c.flags |= flagAboveHigh
+		l.queue(c, data)
+		if c.ended() {
+			return false
 		}
-		l.markDirty(c)
 		ob.mu.Lock()
 		if cap(data) <= maxKeptOutbox && ob.spare == nil {
 			ob.spare = data[:0]
@@ -159,8 +157,8 @@ const maxKeptOutbox = 64 << 10
 
 // serveWrite handles taskWrite: writes or a close from another goroutine.
 func (l *loop) serveWrite(c *conn) {
-	if c.ended() {
-		return
+	if c.ended() || c.flags&flagHandshaking != 0 || (c.flags&flagConnecting != 0 && c.ext.dial.tls != nil) {
+		return // a TLS connection takes its outbox once opened
 	}
 	if ob := c.outbox.Load(); ob != nil {
 		l.takeOutbox(c, ob)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // serve parses the addresses and runs the server on one engine: the
@@ -21,6 +22,9 @@ func serve(events Events, addrs []string, h *Handle) error {
 	for i, raw := range addrs {
 		spec, err := parseAddr(raw)
 		if err != nil {
+			return err
+		}
+		if err := spec.resolveTLS(events.TLSConfig); err != nil {
 			return err
 		}
 		specs[i] = spec
@@ -64,6 +68,12 @@ type server struct {
 
 	errMu sync.Mutex
 	err   error // the first fatal error; guarded by errMu
+
+	// handshakesPerLoop is each loop's share of Events.MaxTLSHandshakes;
+	// handshakeGoroutines counts the handshakes running, which Serve
+	// waits for (every one is told to stop as its connection ends).
+	handshakesPerLoop   int
+	handshakeGoroutines sync.WaitGroup
 }
 
 func newServer(events Events, numLoops int, h *Handle) *server {
@@ -77,7 +87,23 @@ func newServer(events Events, numLoops int, h *Handle) *server {
 	for i := 0; i < numLoops; i++ {
 		s.loops = append(s.loops, newLoop(s, i))
 	}
+	switch max := events.MaxTLSHandshakes; {
+	case max < 0:
+		s.handshakesPerLoop = int(^uint(0) >> 1)
+	case max == 0:
+		s.handshakesPerLoop = (defaultMaxTLSHandshakes + numLoops - 1) / numLoops
+	default:
+		s.handshakesPerLoop = (max + numLoops - 1) / numLoops
+	}
 	return s
+}
+
+// handshakeTimeout bounds a TLS handshake (Events.TLSHandshakeTimeout).
+func (s *server) handshakeTimeout() time.Duration {
+	if d := s.events.TLSHandshakeTimeout; d > 0 {
+		return d
+	}
+	return defaultTLSHandshakeTimeout
 }
 
 // run fires Serving, then runs the loops until every one has stopped, and
@@ -99,6 +125,7 @@ func (s *server) run(start func()) error {
 		s.handle.started(s)
 	}
 	s.loopsDone.Wait()
+	s.handshakeGoroutines.Wait()
 	s.shutdown(nil) // a loop that failed stops the rest of the server too
 	s.errMu.Lock()
 	defer s.errMu.Unlock()

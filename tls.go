@@ -1,0 +1,685 @@
+package evio
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/evio-go/evio/internal/buffer"
+)
+
+// TLS on the loop, on the standard crypto/tls (see docs/ARCHITECTURE.md,
+// "TLS"). A tls.Conn runs over a tlsSession, an in-memory transport that
+// the loop feeds with what the socket read and that appends the records
+// crypto/tls writes to the connection's output queue. After the handshake
+// every Read, Write and close_notify happens on the loop, and a Read that
+// finds no whole record gets a would-block error, which crypto/tls does not
+// keep. The handshake cannot be resumed that way (its state lives on the
+// stack of the goroutine that runs it), so it runs on a goroutine of its
+// own, over the same transport in blocking mode, bounded in number
+// (Events.MaxTLSHandshakes, per loop a share) and in time (the
+// connection's one heap entry). Until it has ended the loop calls nothing
+// on the tls.Conn: a Read would make the handshake fail for good, and
+// ConnectionState would wait for the handshake's lock.
+//
+// The transport never gives crypto/tls more than the rest of the record it
+// is reading (frame), so crypto/tls never holds a whole record the loop
+// does not know about: the loop calls Read only when a whole record is
+// waiting (recordReady), and a request costs no would-block Read, whose
+// allocation would be the only one on the hot path.
+
+const (
+	// defaultTLSHandshakeTimeout bounds a handshake, from the accept (or
+	// the connect), when Events.TLSHandshakeTimeout is 0.
+	defaultTLSHandshakeTimeout = 10 * time.Second
+	// defaultMaxTLSHandshakes is the server's bound on handshakes in
+	// flight when Events.MaxTLSHandshakes is 0.
+	defaultMaxTLSHandshakes = 1024
+	// handshakeInputCap is how much input a connection may have waiting
+	// for its handshake goroutine before the loop stops reading it.
+	handshakeInputCap = 64 << 10
+
+	recordHeaderLen = 5
+	// maxPlaintext is the most plaintext one record carries, and so one
+	// tls.Conn.Read returns.
+	maxPlaintext = 16 << 10
+	// maxCiphertext is the largest record crypto/tls accepts.
+	maxCiphertext = maxPlaintext + 2048
+)
+
+// errWouldBlock is what the transport's Read returns when it has nothing
+// to give. crypto/tls keeps a transport's read error for good unless it is
+// a net.Error whose Temporary method reports true, which it checks with a
+// plain type assertion: so this value is returned as it is, never wrapped
+// (TestTLSCanary guards the behaviour).
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "evio: tls: no whole record yet" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// Is makes errors.Is(errWouldBlock, os.ErrDeadlineExceeded) hold, as for a
+// net.Conn whose read deadline passed: the other reading of a temporary
+// error that crypto/tls could come to rely on.
+func (wouldBlock) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+
+// tlsMode says who drives a session's tls.Conn.
+type tlsMode uint8
+
+const (
+	modeHandshake tlsMode = iota // the handshake goroutine, blocking on tlsHandshake
+	modeLoop                     // the loop, never blocking
+	modeDetached                 // whoever has the Detached stream
+)
+
+// tlsSession is a TLS connection's state, and the transport (a net.Conn)
+// its tls.Conn reads and writes. It changes mode only on the loop, at the
+// end of the handshake (observed through the inbox) or at Detach.
+type tlsSession struct {
+	c    *conn
+	tc   *tls.Conn
+	hs   *tlsHandshake // until the handshake has ended
+	mode tlsMode
+
+	// modeLoop: input the socket gave that crypto/tls has not taken, in
+	// the loop's pooled chunks, then lent: the loop's read buffer, during
+	// the drain that follows a read.
+	in   *buffer.Output
+	lent []byte
+	// recLeft counts the bytes of the record crypto/tls is reading that it
+	// has not been given; 0 at a record boundary.
+	recLeft int
+	eof     bool // the socket's end of stream came after in and lent
+
+	notified    bool  // close_notify is queued
+	failed      bool  // crypto/tls failed (and sent its alert): no close_notify
+	drainPosted bool  // a taskTLS asks the loop to drain input that waited
+	closeErr    error // what Closed gets after a close that waited for close_notify
+
+	detached io.ReadWriteCloser // modeDetached: the socket's stream
+	rest     []byte             // modeDetached: input read before the Detach
+}
+
+// tlsHandshake is what a session shares with its handshake goroutine,
+// under mu; dropped when the handshake ends.
+type tlsHandshake struct {
+	mu       sync.Mutex
+	cond     sync.Cond // the goroutine waits here for input
+	in       []byte    // fed by the loop, taken by the goroutine
+	out      []byte    // written by the goroutine, taken by the loop
+	full     bool      // in reached handshakeInputCap: the loop stopped reading
+	eof      bool      // the socket's end of stream follows in
+	closed   bool      // the connection ended: the goroutine's reads and writes fail
+	posted   bool      // a taskTLS is in the inbox
+	finished bool      // the handshake returned, with err
+	err      error
+
+	// The loop's alone.
+	deadline int64 // loop time by which it must be done
+	started  bool  // it has a goroutine (false while it waits for a slot)
+	released bool  // its slot was given back
+	cancel   context.CancelFunc
+}
+
+// tlsSession returns c's TLS session, or nil for a plain connection.
+func (c *conn) tlsSession() *tlsSession {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.tls
+}
+
+func (c *conn) TLSConnectionState() (tls.ConnectionState, bool) {
+	s := c.tlsSession()
+	if s == nil || s.tc == nil || c.flags&flagHandshaking != 0 {
+		return tls.ConnectionState{}, false
+	}
+	return s.tc.ConnectionState(), true
+}
+
+// beginHandshake makes c, registered and counted as open, a TLS
+// connection whose handshake starts now, or when a slot is free. Until it
+// ends c has no events.
+func (l *loop) beginHandshake(c *conn, config *tls.Config, client bool, deadline int64) {
+	s := &tlsSession{c: c, hs: &tlsHandshake{}}
+	s.hs.cond.L = &s.hs.mu
+	if client {
+		s.tc = tls.Client(s, config)
+	} else {
+		s.tc = tls.Server(s, config)
+	}
+	c.extend().tls = s
+	c.flags |= flagHandshaking
+	limit := addTime(monotime(), int64(l.server.handshakeTimeout()))
+	if deadline == 0 || limit < deadline {
+		deadline = limit
+	}
+	s.hs.deadline = deadline
+	l.timers.scheduleBy(c, deadline)
+	if client || l.handshakes < l.server.handshakesPerLoop {
+		l.startHandshake(s)
+		return
+	}
+	l.handshakeQueue = append(l.handshakeQueue, c)
+}
+
+// startHandshake runs s's handshake on a goroutine of its own.
+func (l *loop) startHandshake(s *tlsSession) {
+	hs := s.hs
+	hs.started = true
+	l.handshakes++
+	ctx, cancel := context.WithCancel(context.Background())
+	hs.cancel = cancel
+	l.server.handshakeGoroutines.Add(1)
+	go s.runHandshake(ctx, hs, l.server)
+}
+
+// runHandshake is the handshake goroutine: it runs the handshake over the
+// blocking transport and posts its end to the loop. A panic in the
+// configuration's callbacks (GetCertificate, VerifyConnection, ...) fails
+// the handshake, unless Events.NoRecover lets it crash the program.
+func (s *tlsSession) runHandshake(ctx context.Context, hs *tlsHandshake, srv *server) {
+	defer srv.handshakeGoroutines.Done()
+	err := func() (err error) {
+		if !srv.events.NoRecover {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &PanicError{Event: "TLS handshake", Value: r, Stack: debug.Stack()}
+				}
+			}()
+		}
+		return s.tc.HandshakeContext(ctx)
+	}()
+	hs.mu.Lock()
+	hs.finished, hs.err = true, err
+	post := !hs.posted
+	hs.posted = true
+	hs.mu.Unlock()
+	if post {
+		s.c.loop.post(task{kind: taskTLS, c: s.c})
+	}
+}
+
+// serveTLS handles taskTLS: output or the end of c's handshake, or, after
+// it, input that waited while c was not read from.
+func (l *loop) serveTLS(c *conn) {
+	s := c.tlsSession()
+	hs := s.hs
+	if hs == nil {
+		s.drainPosted = false
+		if !c.ended() && s.mode == modeLoop && l.wantsRead(c) {
+			l.drainTLS(c, s, false)
+		}
+		return
+	}
+	hs.mu.Lock()
+	out := hs.out
+	hs.out = nil
+	finished, err := hs.finished, hs.err
+	hs.posted = false
+	hs.mu.Unlock()
+	if finished && hs.started && !hs.released {
+		hs.released = true
+		l.handshakeSlotFreed()
+	}
+	if c.ended() {
+		return
+	}
+	if len(out) > 0 {
+		l.pool.Append(&c.out, out)
+		l.queued += len(out)
+	}
+	l.markDirty(c) // write what came; read again if input had filled up
+	if finished {
+		l.handshakeDone(c, s, err)
+	}
+}
+
+// handshakeSlotFreed starts the next waiting handshake, if any.
+func (l *loop) handshakeSlotFreed() {
+	l.handshakes--
+	for len(l.handshakeQueue) > 0 && l.handshakes < l.server.handshakesPerLoop {
+		c := l.handshakeQueue[0]
+		l.handshakeQueue[0] = nil
+		l.handshakeQueue = l.handshakeQueue[1:]
+		if !c.ended() {
+			l.startHandshake(c.ext.tls)
+		}
+	}
+	if len(l.handshakeQueue) == 0 {
+		l.handshakeQueue = nil // let a burst's array go
+	}
+}
+
+// handshakeDone switches c to the loop once its handshake has ended well,
+// fires Opened, and reads what crypto/tls or the transport already holds:
+// the client's first request may have come with its Finished, and no
+// readiness would report it again.
+func (l *loop) handshakeDone(c *conn, s *tlsSession, err error) {
+	if err != nil {
+		l.closeConn(c, fmt.Errorf("evio: tls handshake: %w", err))
+		return
+	}
+	hs := s.hs
+	hs.cancel()
+	s.hs = nil
+	s.mode = modeLoop
+	s.eof = hs.eof
+	l.pool.Append(&s.in, hs.in)
+	c.flags &^= flagHandshaking
+	l.timers.cancel(c)
+	l.counters.tlsHandshakes++
+	l.opened(c)
+	if c.ended() {
+		return
+	}
+	if c.async.Load()&asyncWoken != 0 {
+		l.post(task{kind: taskWake, c: c}) // woken during the handshake
+	}
+	if l.wantsRead(c) {
+		l.drainTLS(c, s, true)
+	}
+}
+
+// handshakeTimedOut is the timer of a connection in its handshake.
+func (l *loop) handshakeTimedOut(c *conn, now int64) {
+	hs := c.ext.tls.hs
+	if now < hs.deadline {
+		l.timers.schedule(c, hs.deadline, 0)
+		return
+	}
+	l.closeConn(c, fmt.Errorf("evio: tls handshake: %w", os.ErrDeadlineExceeded))
+}
+
+// tlsInput takes what c's socket read: for the handshake goroutine, or
+// decrypted and delivered now.
+func (l *loop) tlsInput(c *conn, s *tlsSession, b []byte) {
+	if s.hs != nil {
+		s.hs.feed(b, false)
+		return
+	}
+	s.lent = b
+	l.drainTLS(c, s, false)
+	if len(s.lent) > 0 && !c.ended() {
+		l.pool.Append(&s.in, s.lent) // a record's head: it waits for its tail
+	}
+	s.lent = nil
+}
+
+// tlsEnd takes c's socket's end of stream.
+func (l *loop) tlsEnd(c *conn, s *tlsSession) {
+	if s.hs != nil {
+		s.hs.feed(nil, true)
+		c.flags |= flagEOF // stop reading; the handshake fails
+		l.markDirty(c)
+		return
+	}
+	s.eof = true
+	l.drainTLS(c, s, false)
+	if !c.ended() && c.flags&flagEOF == 0 {
+		l.peerFinished(c)
+	}
+}
+
+// drainTLS delivers the plaintext of the whole records waiting for c, as
+// long as c is read from, up to 64 KiB per Data event. force makes it call
+// Read once whatever the framing says (at the end of the handshake).
+func (l *loop) drainTLS(c *conn, s *tlsSession, force bool) {
+	if l.plain == nil {
+		l.plain = make([]byte, readBufferSize)
+	}
+	buf := l.plain
+	for !c.ended() && l.wantsRead(c) {
+		n := 0
+		var err error
+		for len(buf)-n >= maxPlaintext && (force || s.recordReady()) {
+			force = false
+			var m int
+			m, err = s.tc.Read(buf[n:])
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		if n > 0 {
+			in := buf[:n]
+			if c.flags&flagReuseInput == 0 {
+				in = append([]byte(nil), in...)
+			}
+			l.fireData(c, in)
+			if c.ended() {
+				return
+			}
+		}
+		switch {
+		case err == nil:
+			if n == 0 {
+				return // no whole record waits
+			}
+		case err == errWouldBlock:
+			return
+		case err == io.EOF: // close_notify, or the socket's end at a record boundary
+			if c.flags&flagEOF == 0 {
+				l.peerFinished(c)
+			}
+			return
+		default:
+			l.tlsFailed(c, s, err)
+			return
+		}
+	}
+}
+
+// tlsFailed closes c after a TLS error (an alert from the peer, a record
+// that does not decrypt, a stream cut inside a record), once the alert
+// crypto/tls queued for the peer is written.
+func (l *loop) tlsFailed(c *conn, s *tlsSession, err error) {
+	s.failed = true
+	if c.out.Len() == 0 {
+		l.closeConn(c, err)
+		return
+	}
+	s.closeErr = err
+	c.action = pendingClose
+	l.markDirty(c)
+}
+
+// tlsResume asks for a drain of input that waited while c was not read
+// from, once c is read from again: no readiness will report it.
+func (l *loop) tlsResume(c *conn, s *tlsSession) {
+	if s.mode == modeLoop && !s.drainPosted && s.recordReady() {
+		s.drainPosted = true
+		l.post(task{kind: taskTLS, c: c})
+	}
+}
+
+// encrypt queues out for c as TLS records.
+func (l *loop) encrypt(c *conn, s *tlsSession, out []byte) {
+	if s.failed {
+		return // only the alert leaves now
+	}
+	if _, err := s.tc.Write(out); err != nil {
+		l.abortConn(c, err)
+	}
+}
+
+// notify queues a close_notify alert after c's output, once: the peer can
+// tell the end of the stream from a cut. It reports whether it queued it.
+func (s *tlsSession) notify() bool {
+	if s.mode != modeLoop || s.notified || s.failed {
+		return false
+	}
+	s.notified = true
+	s.tc.CloseWrite()
+	return s.c.out.Len() > 0
+}
+
+// forgetTLS releases what c's session holds as c ends: a handshake in
+// flight is told to stop (a connection accepted and not yet opened ends
+// without events, and counts as a failed handshake).
+func (l *loop) forgetTLS(c *conn, s *tlsSession) {
+	if hs := s.hs; hs != nil {
+		l.counters.tlsFailures++
+		hs.mu.Lock()
+		hs.closed = true
+		hs.in, hs.out = nil, nil
+		hs.cond.Broadcast()
+		hs.mu.Unlock()
+		if hs.cancel != nil {
+			hs.cancel()
+		}
+	}
+	l.pool.Reset(&s.in)
+	s.lent = nil
+}
+
+// detachTLS hands c's tls.Conn over with the socket's stream underneath:
+// the input read before comes first.
+func (l *loop) detachTLS(s *tlsSession) {
+	s.rest = make([]byte, 0, s.in.Len()+len(s.lent))
+	for i := 0; i < s.in.Chunks(); i++ {
+		s.rest = append(s.rest, s.in.Chunk(i)...)
+	}
+	s.rest = append(s.rest, s.lent...)
+	l.pool.Reset(&s.in)
+	s.lent = nil
+	s.mode = modeDetached
+}
+
+// feed gives the handshake goroutine what the socket read (eof: its end).
+func (hs *tlsHandshake) feed(b []byte, eof bool) {
+	hs.mu.Lock()
+	hs.in = append(hs.in, b...)
+	hs.eof = hs.eof || eof
+	if len(hs.in) >= handshakeInputCap {
+		hs.full = true
+	}
+	hs.cond.Signal()
+	hs.mu.Unlock()
+}
+
+// inputFull reports whether the handshake goroutine has as much input
+// waiting as it may: the loop stops reading until it takes some.
+func (hs *tlsHandshake) inputFull() bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.full
+}
+
+// startRecord reads the header at the front of the input (at a record
+// boundary, with at least recordHeaderLen bytes).
+func (s *tlsSession) startRecord(h []byte) {
+	s.recLeft = recordHeaderLen + (int(h[3])<<8 | int(h[4]))
+}
+
+// gave records that m bytes went to crypto/tls.
+func (s *tlsSession) gave(m int) {
+	s.recLeft -= m
+	if s.recLeft < 0 {
+		s.recLeft = 0 // a header cut by the end of the stream
+	}
+}
+
+// recordReady reports whether a tls.Conn.Read would find a whole record
+// (or the end of the stream, or a header crypto/tls will refuse).
+func (s *tlsSession) recordReady() bool {
+	if s.eof {
+		return true
+	}
+	avail := s.in.Len() + len(s.lent)
+	if s.recLeft > 0 {
+		return avail >= s.recLeft
+	}
+	if avail < recordHeaderLen {
+		return false
+	}
+	h := s.header()
+	n := int(h[3])<<8 | int(h[4])
+	if h[0] < 20 || h[0] > 24 || n > maxCiphertext {
+		return true // not a record: crypto/tls says why at once
+	}
+	return avail >= recordHeaderLen+n
+}
+
+// header copies the first recordHeaderLen bytes of the loop-mode input.
+func (s *tlsSession) header() []byte {
+	var h [recordHeaderLen]byte
+	k := 0
+	for i := 0; i < s.in.Chunks() && k < len(h); i++ {
+		k += copy(h[k:], s.in.Chunk(i))
+	}
+	copy(h[k:], s.lent)
+	return h[:]
+}
+
+// Read is the transport's: crypto/tls reads through it.
+func (s *tlsSession) Read(p []byte) (int, error) {
+	switch s.mode {
+	case modeHandshake:
+		return s.hs.read(s, p)
+	case modeDetached:
+		if len(s.rest) > 0 {
+			n := copy(p, s.rest)
+			s.rest = s.rest[n:]
+			return n, nil
+		}
+		return s.detached.Read(p)
+	}
+	avail := s.in.Len() + len(s.lent)
+	if s.recLeft == 0 && avail >= recordHeaderLen {
+		s.startRecord(s.header())
+	}
+	n := avail
+	if s.recLeft > 0 && n > s.recLeft {
+		n = s.recLeft
+	}
+	if s.recLeft == 0 && !s.eof {
+		n = 0 // a header not yet whole
+	}
+	if n > len(p) {
+		n = len(p)
+	}
+	if n == 0 {
+		if s.eof && avail == 0 {
+			return 0, io.EOF
+		}
+		return 0, errWouldBlock
+	}
+	pool := &s.c.loop.pool
+	k := 0
+	for k < n && s.in.Len() > 0 {
+		m := copy(p[k:n], s.in.Pending())
+		pool.Consume(&s.in, m)
+		k += m
+	}
+	if k < n {
+		m := copy(p[k:n], s.lent)
+		s.lent = s.lent[m:]
+	}
+	s.gave(n)
+	return n, nil
+}
+
+// read is the transport's Read during the handshake, on its goroutine:
+// it waits for input.
+func (hs *tlsHandshake) read(s *tlsSession, p []byte) (int, error) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for {
+		if hs.closed {
+			return 0, net.ErrClosed
+		}
+		avail := len(hs.in)
+		if s.recLeft == 0 && avail >= recordHeaderLen {
+			s.startRecord(hs.in)
+		}
+		n := avail
+		if s.recLeft > 0 && n > s.recLeft {
+			n = s.recLeft
+		}
+		if s.recLeft == 0 && !hs.eof {
+			n = 0
+		}
+		if n > 0 {
+			n = copy(p, hs.in[:n])
+			hs.in = hs.in[n:]
+			if len(hs.in) == 0 {
+				hs.in = nil
+			}
+			s.gave(n)
+			if hs.full && len(hs.in) < handshakeInputCap {
+				hs.full = false
+				if !hs.posted {
+					hs.posted = true
+					s.c.loop.post(task{kind: taskTLS, c: s.c}) // read again
+				}
+			}
+			return n, nil
+		}
+		if hs.eof {
+			return 0, io.EOF
+		}
+		hs.cond.Wait()
+	}
+}
+
+// Write is the transport's: each call is a record (or a flight of the
+// handshake) that crypto/tls may overwrite once it returns, so it is
+// copied. It never fails while the connection is open: a failed Write
+// would break the tls.Conn for good; the output bounds hold the peer back
+// instead.
+func (s *tlsSession) Write(p []byte) (int, error) {
+	switch s.mode {
+	case modeHandshake:
+		hs := s.hs
+		hs.mu.Lock()
+		if hs.closed {
+			hs.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		hs.out = append(hs.out, p...)
+		post := !hs.posted
+		hs.posted = true
+		hs.mu.Unlock()
+		if post {
+			s.c.loop.post(task{kind: taskTLS, c: s.c})
+		}
+		return len(p), nil
+	case modeDetached:
+		return s.detached.Write(p)
+	}
+	c := s.c
+	if c.ended() {
+		return 0, net.ErrClosed
+	}
+	l := c.loop
+	l.pool.Append(&c.out, p)
+	l.queued += len(p)
+	l.markDirty(c)
+	return len(p), nil
+}
+
+// Close is the transport's. The loop never closes the tls.Conn (it sends
+// close_notify with CloseWrite and closes the socket itself); after a
+// Detach, closing the tls.Conn closes the stream.
+func (s *tlsSession) Close() error {
+	if s.mode == modeDetached {
+		return s.detached.Close()
+	}
+	return nil
+}
+
+func (s *tlsSession) LocalAddr() net.Addr  { return s.c.LocalAddr() }
+func (s *tlsSession) RemoteAddr() net.Addr { return s.c.RemoteAddr() }
+
+// The deadline setters reach the stream after a Detach; before, the
+// loop's own deadlines and the handshake timeout apply, and crypto/tls's
+// calls (around close_notify) are no-ops.
+func (s *tlsSession) SetDeadline(t time.Time) error {
+	if nc, ok := s.detached.(net.Conn); ok && s.mode == modeDetached {
+		return nc.SetDeadline(t)
+	}
+	return nil
+}
+
+func (s *tlsSession) SetReadDeadline(t time.Time) error {
+	if nc, ok := s.detached.(net.Conn); ok && s.mode == modeDetached {
+		return nc.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func (s *tlsSession) SetWriteDeadline(t time.Time) error {
+	if nc, ok := s.detached.(net.Conn); ok && s.mode == modeDetached {
+		return nc.SetWriteDeadline(t)
+	}
+	return nil
+}
