@@ -2,6 +2,7 @@ package testcert
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"testing"
 )
 
@@ -20,8 +21,11 @@ func TestFilesLoad(t *testing.T) {
 	if _, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey); err != nil {
 		t.Fatalf("client pair: %v", err)
 	}
-	leaf := s.Server.Leaf
-	if leaf == nil {
-		t.Log("leaf parsed lazily")
+	leaf, err := x509.ParseCertificate(s.Server.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.Pool, DNSName: "localhost"}); err != nil {
+		t.Fatalf("server certificate does not verify against the pool: %v", err)
 	}
 }
