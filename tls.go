@@ -317,8 +317,9 @@ func (l *loop) tlsInput(c *conn, s *tlsSession, b []byte) {
 // tlsEnd takes c's socket's end of stream.
 func (l *loop) tlsEnd(c *conn, s *tlsSession) {
 	if s.hs != nil {
+		// The handshake may still end well with what came before: the
+		// loop stops reading (inputFull) and drains once it is done.
 		s.hs.feed(nil, true)
-		c.flags |= flagEOF // stop reading; the handshake fails
 		l.markDirty(c)
 		return
 	}
@@ -467,11 +468,12 @@ func (hs *tlsHandshake) feed(b []byte, eof bool) {
 }
 
 // inputFull reports whether the handshake goroutine has as much input
-// waiting as it may: the loop stops reading until it takes some.
+// waiting as it may, or all there will be: the loop stops reading until
+// it takes some, or until the handshake is done.
 func (hs *tlsHandshake) inputFull() bool {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return hs.full
+	return hs.full || hs.eof
 }
 
 // startRecord reads the header at the front of the input (at a record
