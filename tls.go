@@ -94,6 +94,10 @@ type tlsSession struct {
 	// the drain that follows a read.
 	in   *buffer.Output
 	lent []byte
+	// held counts the whole records crypto/tls took and has not yet read
+	// through (an estimate: one Read goes through at least one; when it
+	// went through more, the next Read asks for input and it is 0 again).
+	held int
 	// recLeft counts the bytes of the record crypto/tls is reading that it
 	// has not been given; 0 at a record boundary.
 	recLeft int
@@ -346,6 +350,9 @@ func (l *loop) drainTLS(c *conn, s *tlsSession, force bool) {
 			var m int
 			m, err = s.tc.Read(buf[n:])
 			n += m
+			if s.held > 0 {
+				s.held--
+			}
 			if err != nil {
 				break
 			}
@@ -491,35 +498,52 @@ func (s *tlsSession) gave(m int) {
 }
 
 // recordReady reports whether a tls.Conn.Read would find a whole record
-// (or the end of the stream, or a header crypto/tls will refuse).
+// (or the end of the stream, or a header crypto/tls will refuse) without
+// asking for more: a Read that finds nothing costs an allocation in
+// crypto/tls, and the loop calls none.
 func (s *tlsSession) recordReady() bool {
-	if s.eof {
+	if s.held > 0 || s.eof {
 		return true
 	}
 	avail := s.in.Len() + len(s.lent)
 	if s.recLeft > 0 {
 		return avail >= s.recLeft
 	}
-	if avail < recordHeaderLen {
+	var h [recordHeaderLen]byte
+	if !s.peek(0, h[:]) {
 		return false
 	}
-	h := s.header()
-	n := int(h[3])<<8 | int(h[4])
-	if h[0] < 20 || h[0] > 24 || n > maxCiphertext {
-		return true // not a record: crypto/tls says why at once
-	}
-	return avail >= recordHeaderLen+n
+	size, valid := recordSize(h[:])
+	return !valid || avail >= size
 }
 
-// header copies the first recordHeaderLen bytes of the loop-mode input.
-func (s *tlsSession) header() []byte {
-	var h [recordHeaderLen]byte
+// recordSize is the size of the record whose header is h; valid is false
+// for a header crypto/tls refuses at once.
+func recordSize(h []byte) (size int, valid bool) {
+	n := int(h[3])<<8 | int(h[4])
+	return recordHeaderLen + n, h[0] >= 20 && h[0] <= 24 && n <= maxCiphertext
+}
+
+// peek copies len(h) bytes from offset off of the loop-mode input (in,
+// then lent), and reports false if there are not that many.
+func (s *tlsSession) peek(off int, h []byte) bool {
+	if off+len(h) > s.in.Len()+len(s.lent) {
+		return false
+	}
 	k := 0
 	for i := 0; i < s.in.Chunks() && k < len(h); i++ {
-		k += copy(h[k:], s.in.Chunk(i))
+		c := s.in.Chunk(i)
+		if off >= len(c) {
+			off -= len(c)
+			continue
+		}
+		k += copy(h[k:], c[off:])
+		off = 0
 	}
-	copy(h[k:], s.lent)
-	return h[:]
+	if k < len(h) {
+		copy(h[k:], s.lent[off:])
+	}
+	return true
 }
 
 // Read is the transport's: crypto/tls reads through it.
@@ -535,19 +559,48 @@ func (s *tlsSession) Read(p []byte) (int, error) {
 		}
 		return s.detached.Read(p)
 	}
+	// crypto/tls asks only when it holds no whole record. It gets every
+	// whole record that fits in p, so that pipelined requests cost it one
+	// read (and one allocation) together, and never the head of one that
+	// is not whole, unless that one cannot fit at all or the stream ends
+	// with it.
+	s.held = 0
 	avail := s.in.Len() + len(s.lent)
-	if s.recLeft == 0 && avail >= recordHeaderLen {
-		s.startRecord(s.header())
-	}
-	n := avail
-	if s.recLeft > 0 && n > s.recLeft {
+	n := 0
+	if s.recLeft > 0 { // the rest of a record larger than p was
 		n = s.recLeft
-	}
-	if s.recLeft == 0 && !s.eof {
-		n = 0 // a header not yet whole
-	}
-	if n > len(p) {
-		n = len(p)
+		if n > avail {
+			n = avail
+		}
+		if n > len(p) {
+			n = len(p)
+		}
+		s.recLeft -= n
+	} else {
+		var h [recordHeaderLen]byte
+		for n < len(p) && s.peek(n, h[:]) {
+			size, valid := recordSize(h[:])
+			switch {
+			case !valid:
+				n = avail // crypto/tls refuses it at once
+			case n+size > avail:
+				// not whole yet
+			case n+size <= len(p):
+				n += size
+				s.held++
+				continue
+			case n == 0: // whole, but larger than p: its head now
+				n = len(p)
+				s.recLeft = size - n
+			}
+			break
+		}
+		if n == 0 && s.eof {
+			n = avail // the stream ends inside a record
+		}
+		if n > len(p) {
+			n = len(p)
+		}
 	}
 	if n == 0 {
 		if s.eof && avail == 0 {
@@ -566,7 +619,6 @@ func (s *tlsSession) Read(p []byte) (int, error) {
 		m := copy(p[k:n], s.lent)
 		s.lent = s.lent[m:]
 	}
-	s.gave(n)
 	return n, nil
 }
 
