@@ -28,11 +28,14 @@ import (
 // on the tls.Conn: a Read would make the handshake fail for good, and
 // ConnectionState would wait for the handshake's lock.
 //
-// The transport never gives crypto/tls more than the rest of the record it
-// is reading (frame), so crypto/tls never holds a whole record the loop
-// does not know about: the loop calls Read only when a whole record is
-// waiting (recordReady), and a request costs no would-block Read, whose
-// allocation would be the only one on the hot path.
+// The transport gives crypto/tls whole records only (Read), and counts
+// them (held), so the loop calls Read only when a whole record is waiting
+// (recordReady): a Read that finds nothing is never made. Every read
+// crypto/tls makes from its transport allocates 24 bytes (readFromUntil's
+// atLeastReader, which escapes), the one allocation per request that no
+// transport can avoid without a fork of crypto/tls; a Read until
+// would-block would make it three (TestTLSRoundTripAllocations), and
+// records that arrive together share one.
 
 const (
 	// defaultTLSHandshakeTimeout bounds a handshake, from the accept (or

@@ -532,3 +532,31 @@ func clientHello(t *testing.T) []byte {
 	<-done
 	return append(head, body...)
 }
+
+// BenchmarkTLSRoundTrip is a 64-byte request and its echo over TLS 1.3,
+// in process: its allocations include the crypto/tls client's (one per
+// read, as the server's); TestTLSRoundTripAllocations counts the
+// server's alone.
+func BenchmarkTLSRoundTrip(b *testing.B) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			events := reuseEcho()
+			events.TLSConfig = serverTLS(b)
+			addr, stop := benchServer(b, events, e.suffix)
+			defer stop()
+			tc, err := tls.Dial("tcp", addr.String(), clientTLS(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tc.Close()
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := roundTrip(tc, msg, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
