@@ -225,6 +225,33 @@ func TestTLSKeepAlive(t *testing.T) {
 	})
 }
 
+// TestTLSALPN: the server offers http/1.1 alone, so a client that offers
+// only h2 fails the handshake (RFC 7301 §3.2, no_application_protocol) and
+// one that offers no protocol gets none and is served.
+func TestTLSALPN(t *testing.T) {
+	ts, _ := startTLSServer(t, variants[0], nil)
+	for _, protos := range [][]string{{"h2"}, nil} {
+		cfg := ts.transport.TLSClientConfig.Clone()
+		cfg.NextProtos = protos
+		c := ts.dial(t)
+		tc := tls.Client(c.Conn, cfg)
+		err := tc.Handshake()
+		if protos != nil {
+			if err == nil || !strings.Contains(err.Error(), "no application protocol") {
+				t.Fatalf("offering %q: handshake %v, protocol %q", protos, err, tc.ConnectionState().NegotiatedProtocol)
+			}
+			continue
+		}
+		if err != nil || tc.ConnectionState().NegotiatedProtocol != "" {
+			t.Fatalf("offering nothing: handshake %v, protocol %q", err, tc.ConnectionState().NegotiatedProtocol)
+		}
+		rc := &rawConn{Conn: tc, r: bufio.NewReader(tc)}
+		rc.send(t, get("/"))
+		resp, body := rc.response(t, "GET")
+		checkResponse(t, resp, body, 200, helloBody)
+	}
+}
+
 // TestTLSPipelined: requests written in one TLS record are answered in
 // order, and requests split across records are put together.
 func TestTLSPipelined(t *testing.T) {
