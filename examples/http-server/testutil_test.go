@@ -21,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(tlsClientEnv) != "" {
-		// This test binary, run again by TestTLSServerAllocatesNothing
+		// This test binary, run again by TestTLSServerAllocatesOnlyInCryptoTLS
 		// as its client process.
 		os.Exit(tlsClientProcess())
 	}

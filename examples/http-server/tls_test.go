@@ -346,7 +346,7 @@ func forEachTLSVariant(t *testing.T, vs []variant, test func(t *testing.T, v var
 }
 
 // tlsClientEnv, set in the environment, makes the test binary the client
-// process of TestTLSServerAllocatesNothing (see tlsClientProcess): the
+// process of TestTLSServerAllocatesOnlyInCryptoTLS (see tlsClientProcess): the
 // server's address and the CA file, separated by a space.
 const tlsClientEnv = "EVIO_HTTP_TLS_CLIENT"
 
