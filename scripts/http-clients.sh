@@ -5,13 +5,16 @@
 # deep, and raw bash /dev/tcp clients for the timeouts (a slowloris head
 # dribbled a byte at a time gets 408 at -header-timeout; a silent
 # connection is closed at -keepalive-timeout without a byte), on 1 loop, 2
-# loops and the portable engine (-stdlib). It exits non-zero on any failure
-# and prints a summary.
+# loops and the portable engine (-stdlib). Then HTTPS (-tls-cert-file and
+# -tls-key-file, a throwaway certificate made with openssl): curl verifying
+# the certificate over one keep-alive connection, plain HTTP refused on the
+# TLS port, and wrk over https://, on 1 loop and the portable engine. It
+# exits non-zero on any failure and prints a summary.
 #
 #   scripts/http-clients.sh
-#   WRK_DURATION=10s WRK_CONNECTIONS=64 scripts/http-clients.sh
+#   WRK_DURATION=10s WRK_CONNECTIONS=64 WRK_TLS_DURATION=10s scripts/http-clients.sh
 #
-# Needs the Debian packages curl and wrk. Servers listen on 127.0.0.1 on a
+# Needs the Debian packages curl, wrk and openssl. Servers listen on 127.0.0.1 on a
 # free port, read from the line the server prints, and are stopped by PID.
 set -uo pipefail
 
@@ -19,12 +22,13 @@ cd "$(dirname "$0")/.." || exit 1
 WRK_DURATION=${WRK_DURATION:-3s}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
+WRK_TLS_DURATION=${WRK_TLS_DURATION:-2s}
 START=$SECONDS
 
 name=http-clients
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-require_tools "curl wrk" curl wrk
+require_tools "curl wrk openssl" curl wrk openssl
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/http-clients.XXXXXX")
 cleanup() {
@@ -226,6 +230,75 @@ for entry in "${variants[@]}"; do
 	fi
 	if ((variant_failures == 0)); then
 		summary+=("PASS  $name: curl and timeout checks ok; wrk pipelined x16, -c$WRK_CONNECTIONS, $WRK_DURATION: ${rps:-?} req/s")
+	else
+		summary+=("FAIL  $name: $variant_failures failed checks")
+		failures=$((failures + variant_failures))
+	fi
+done
+
+# HTTPS. The certificate is for localhost and 127.0.0.1, made here and
+# valid for a day; curl trusts it as its own authority, wrk verifies
+# nothing.
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 1 \
+	-keyout "$tmp/tls.key" -out "$tmp/tls.crt" >"$tmp/openssl.log" 2>&1; then
+	echo "http-clients: FAIL: openssl req: $(tr '\n' ' ' <"$tmp/openssl.log")" >&2
+	exit 1
+fi
+
+tls_checks() {
+	local c=(curl -sS --max-time 20 --cacert "$tmp/tls.crt" --resolve "localhost:$server_port:127.0.0.1")
+	local https="https://localhost:$server_port" out
+
+	out=$("${c[@]}" -v -o "$tmp/t1" -o "$tmp/t2" -w '%{http_code}:%{num_connects}:%{http_version} ' \
+		"$https/" "$https/missing" 2>"$tmp/tls-curl.err")
+	expect_eq "https keep-alive: 2 URLs in one curl, one connection, HTTP/1.1" "200:1:1.1 404:0:1.1 " "$out"
+	expect_file_eq "https keep-alive: GET / body" "$tmp/hello.txt" "$tmp/t1"
+	expect_grep "https keep-alive: curl re-used the connection" 'Re-using existing connection' "$tmp/tls-curl.err"
+	expect_grep "https: ALPN chose http/1.1 over h2" 'ALPN: server accepted http/1.1' "$tmp/tls-curl.err"
+
+	out=$("${c[@]}" --data-binary @"$tmp/upload.bin" -o "$tmp/tls-echo.out" -w '%{http_code}' "$https/echo")
+	expect_eq "https upload: status" 200 "$out"
+	expect_file_eq "https upload: 1 MB echoed" "$tmp/upload.bin" "$tmp/tls-echo.out"
+
+	# Plain HTTP on the TLS port: the handshake fails and the connection
+	# closes without a response (curl: empty reply, exit 52, or a reset).
+	out=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$server_port/" 2>/dev/null)
+	expect_eq "plain HTTP on the TLS port: no response" 000 "$out"
+}
+
+wrk_tls_check() {
+	if ! wrk -t1 -c"$WRK_CONNECTIONS" -d"$WRK_TLS_DURATION" "https://127.0.0.1:$server_port/" >"$tmp/wrk-tls.txt" 2>&1; then
+		fail "wrk over TLS failed: $(tr '\n' ' ' <"$tmp/wrk-tls.txt")"
+		return
+	fi
+	sed 's/^/      /' "$tmp/wrk-tls.txt"
+	local requests
+	requests=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$tmp/wrk-tls.txt")
+	rps=$(sed -nE 's/^Requests\/sec: *([0-9.]+)/\1/p' "$tmp/wrk-tls.txt")
+	if grep -qE 'Socket errors|Non-2xx' "$tmp/wrk-tls.txt"; then
+		fail "wrk over TLS: $(grep -E 'Socket errors|Non-2xx' "$tmp/wrk-tls.txt" | tr '\n' ' ')"
+	elif [[ -z $requests ]] || ((requests == 0)); then
+		fail "wrk over TLS: no requests answered"
+	else
+		echo "    ok: wrk over TLS: $(grep -E '^ *[0-9]+ requests in ' "$tmp/wrk-tls.txt" | sed 's/^ *//'), no errors"
+	fi
+}
+
+tls_variants=("HTTPS, 1 loop|-loops 1" "HTTPS, portable engine, 2 loops|-stdlib -loops 2")
+for entry in "${tls_variants[@]}"; do
+	name=${entry%%|*}
+	read -r -a flags <<<"${entry#*|}"
+	variant_failures=0
+	rps=
+	echo "== $name (${flags[*]})"
+	if start_http "${flags[@]}" -tls-cert-file "$tmp/tls.crt" -tls-key-file "$tmp/tls.key"; then
+		tls_checks
+		wrk_tls_check
+		stop_http
+	fi
+	if ((variant_failures == 0)); then
+		summary+=("PASS  $name: curl checks ok; wrk over https, -c$WRK_CONNECTIONS, $WRK_TLS_DURATION: ${rps:-?} req/s")
 	else
 		summary+=("FAIL  $name: $variant_failures failed checks")
 		failures=$((failures + variant_failures))

@@ -33,6 +33,18 @@
 //	                        it opened, is closed this long after, without a
 //	                        response (nginx: keepalive_timeout)
 //
+// HTTPS: with -tls-cert-file and -tls-key-file (PEM files, as nginx's
+// ssl_certificate and ssl_certificate_key; both or neither) every listener,
+// the -unixsocket one too, speaks TLS through evio's Events.TLSConfig, with
+// HTTP/1.1 as the only protocol offered to ALPN (so that a client that would
+// rather speak HTTP/2 settles for HTTP/1.1) and everything above unchanged:
+// keep-alive, pipelining, the refusals and the timeouts. The handshake is
+// bounded by -header-timeout, as nginx bounds it by client_header_timeout
+// (by evio's 10 s when that timeout is off), and the keep-alive timeout of
+// a new connection starts once its handshake is done. A plaintext request
+// sent to the TLS port fails the handshake and the connection closes
+// without a response.
+//
 // A connection that opens and sends nothing meets the keep-alive timeout,
 // not the header timeout, and gets no 408. Empty lines between requests
 // start no request either: they earn no 408 and do not restart the
@@ -45,13 +57,16 @@
 //
 //	go run ./examples/http-server -port 8080
 //	go run ./examples/http-server -header-timeout 5s -keepalive-timeout 0
+//	go run ./examples/http-server -port 8443 -tls-cert-file server.crt -tls-key-file server.key
 //	curl -sS localhost:8080/
 //	curl -sS --data-binary @file localhost:8080/echo
 //	wrk -t2 -c16 -d5s -s examples/http-server/pipeline.lua http://127.0.0.1:8080/
+//	curl -sS --cacert ca.crt https://localhost:8443/
 //
 // It prints one line per listener, "http-server: listening on
-// tcp://[::]:8080 (loops: 1)", which a script can parse for the port that
-// -port 0 picked (scripts/http-clients.sh does). SIGINT or SIGTERM shut it
+// tcp://[::]:8080 (loops: 1)" (ending "(loops: 1, TLS)" for HTTPS), which
+// a script can parse for the port that -port 0 picked
+// (scripts/http-clients.sh does). SIGINT or SIGTERM shut it
 // down cleanly.
 package main
 
@@ -103,6 +118,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"longest pause between two reads of a request body; then 408 and close (0 or less: none)")
 	fs.DurationVar(&cfg.timeouts.keepAlive, "keepalive-timeout", defaultKeepAliveTimeout,
 		"time a connection may wait for its next (or first) request once its responses are written; then close (0 or less: none)")
+	fs.StringVar(&cfg.tlsCertFile, "tls-cert-file", "",
+		"serve HTTPS with this PEM certificate (chain), with -tls-key-file")
+	fs.StringVar(&cfg.tlsKeyFile, "tls-key-file", "",
+		"the PEM private key of -tls-cert-file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -112,6 +131,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, err
 	}
 	if err := cfg.Check(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return cfg, err
+	}
+	if (cfg.tlsCertFile == "") != (cfg.tlsKeyFile == "") {
+		err := errors.New("-tls-cert-file and -tls-key-file go together: give both or neither")
 		fmt.Fprintln(stderr, err)
 		return cfg, err
 	}
@@ -136,9 +160,13 @@ func run(cfg config, stdout io.Writer, stop <-chan struct{}) error {
 		case <-done:
 		}
 	}()
+	tlsNote := ""
+	if cfg.tls() {
+		tlsNote = ", TLS"
+	}
 	return srv.serve(func(s evio.Server) {
 		for _, a := range s.Addrs {
-			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d)\n", listenURL(a, cfg.Stdlib), s.NumLoops)
+			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d%s)\n", listenURL(a, cfg.Stdlib), s.NumLoops, tlsNote)
 		}
 	})
 }

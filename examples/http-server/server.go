@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,45 @@ type config struct {
 	listenflags.Listen
 	maxBody  int64 // largest request body accepted, in bytes
 	timeouts timeouts
+	// tlsCertFile and tlsKeyFile, both set or both empty, make the server
+	// speak HTTPS; they are read when the server starts.
+	tlsCertFile, tlsKeyFile string
+}
+
+// tls reports whether the server speaks HTTPS.
+func (c config) tls() bool { return c.tlsCertFile != "" }
+
+// tlsConfig loads the certificate and key for HTTPS, or returns nil for
+// plain HTTP.
+func (c config) tlsConfig() (*tls.Config, error) {
+	if !c.tls() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCertFile, c.tlsKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert-file %s, -tls-key-file %s: %w", c.tlsCertFile, c.tlsKeyFile, err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		// This server speaks HTTP/1.x only. Announcing http/1.1 makes a
+		// client that offers h2 and http/1.1 (curl, browsers, Go's
+		// net/http when configured for HTTP/2) settle on HTTP/1.1 by
+		// ALPN, instead of one that insists on h2 finding out from the
+		// first bytes; a client that offers only h2 fails the handshake,
+		// as RFC 7301 §3.2 says it should.
+		NextProtos: []string{"http/1.1"},
+	}, nil
+}
+
+// handshakeTimeout is evio's bound on a TLS handshake: the header timeout,
+// as nginx bounds its SSL handshake by client_header_timeout (a handshake
+// is, like a head, a round trip or two of a client that means business),
+// or evio's default (10 s) when that timeout is off.
+func (c config) handshakeTimeout() time.Duration {
+	if c.timeouts.header > 0 {
+		return c.timeouts.header
+	}
+	return 0
 }
 
 // addresses are the evio addresses of the listeners: TCP first, then the
@@ -55,9 +96,15 @@ func newServer(cfg config) *server {
 // not nil, is called with the bound addresses (a port 0 shows the port
 // chosen) before any connection is accepted.
 func (s *server) serve(serving func(evio.Server)) error {
+	tlsConfig, err := s.cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
 	events := evio.Events{
-		NumLoops:    s.cfg.Loops,
-		LoadBalance: s.cfg.Balance,
+		NumLoops:            s.cfg.Loops,
+		LoadBalance:         s.cfg.Balance,
+		TLSConfig:           tlsConfig,
+		TLSHandshakeTimeout: s.cfg.handshakeTimeout(),
 		Serving: func(srv evio.Server) evio.Action {
 			if serving != nil {
 				serving(srv)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +20,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(tlsClientEnv) != "" {
+		// This test binary, run again by TestTLSServerAllocatesOnlyInCryptoTLS
+		// as its client process.
+		os.Exit(tlsClientProcess())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -63,6 +69,7 @@ type testServer struct {
 	tcpAddr          net.Addr
 	client           *http.Client
 	transport        *http.Transport
+	scheme           string // of url: https for a TLS server
 }
 
 // defaultTimeouts are the flags' defaults, which the test servers run with
@@ -107,7 +114,7 @@ func startServer(t testing.TB, v variant, tweak func(*config)) *testServer {
 			t.Error("server did not stop in time")
 		}
 	})
-	ts := &testServer{network: "tcp", address: addrs[0].String(), tcpAddr: addrs[0]}
+	ts := &testServer{network: "tcp", address: addrs[0].String(), tcpAddr: addrs[0], scheme: "http"}
 	if v.unix {
 		ts.network, ts.address = "unix", cfg.UnixSocket
 	}
@@ -126,7 +133,7 @@ func startServer(t testing.TB, v variant, tweak func(*config)) *testServer {
 
 // url is the URL of path on the server; the host part only names it, the
 // transport dials the real address.
-func (ts *testServer) url(path string) string { return "http://evio.test" + path }
+func (ts *testServer) url(path string) string { return ts.scheme + "://evio.test" + path }
 
 // dial opens a raw connection with a deadline of testTimeout, closed by the
 // test's cleanup.
