@@ -105,6 +105,22 @@
 // outbound connections on the loops (the same events as accepted ones),
 // and whose Counters reports what the server has done.
 //
+// # TLS
+//
+// Events.TLSConfig makes the stream listeners speak TLS with the standard
+// crypto/tls (an address with tls=false stays plain, beside them), and
+// DialOptions.TLSConfig makes an outbound connection TLS. Events see
+// plaintext: Data's in is decrypted, out is encrypted, and every event,
+// action, bound, deadline and counter keeps its meaning. A connection's
+// events start when its handshake is done, so Opened can ask
+// Conn.TLSConnectionState what was negotiated (ALPN, client
+// certificates). The handshake runs on a short-lived goroutine of its own,
+// bounded in number (Events.MaxTLSHandshakes) and in time
+// (Events.TLSHandshakeTimeout), so configuration callbacks may block;
+// everything after it runs on the loop, with no goroutine per connection.
+// Close and CloseWrite send close_notify after the output; the peer's
+// close_notify is an end of stream.
+//
 // # Engines
 //
 //	System                                  Engine
