@@ -467,16 +467,15 @@ func TestTLSHandshakesBounded(t *testing.T) {
 		events.TLSHandshakeTimeout = time.Second
 		h := startHandle(t, events, e.addr("tcp", "127.0.0.1:0"))
 		addr := h.Addrs()[0].String()
-		var silent []net.Conn
 		for i := 0; i < 2; i++ {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			silent = append(silent, c)
 		}
-		time.Sleep(100 * time.Millisecond) // the silent ones take both slots
+		// The silent ones take both slots.
+		waitFor(t, "two accepted", func() bool { return h.Counters().Accepted == 2 })
 		start := time.Now()
 		raw, err := net.Dial("tcp", addr)
 		if err != nil {
