@@ -2,6 +2,7 @@ package evio
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,11 @@ type loop struct {
 	// waiting for one of them to end (tls.go).
 	handshakes     int
 	handshakeQueue []*conn
-	pool           buffer.Pool
-	dirty          []*conn // connections with output or an action to settle this iteration
+	// yieldToHandshakes makes the loop yield its P once before it polls,
+	// so that the handshake goroutines it started or fed run at once.
+	yieldToHandshakes bool
+	pool              buffer.Pool
+	dirty             []*conn // connections with output or an action to settle this iteration
 	// queued counts the bytes in the output queues of the loop's
 	// connections; published is its value as last stored in the server's
 	// outputBudget.
@@ -162,6 +166,10 @@ func (l *loop) run() {
 	}
 	for {
 		l.iterations.Add(1)
+		if l.yieldToHandshakes {
+			l.yieldToHandshakes = false
+			runtime.Gosched()
+		}
 		if err := l.tp.poll(l.timeout()); err != nil {
 			l.server.shutdown(fmt.Errorf("evio: loop %d: %w", l.index, err))
 			l.closeAll()

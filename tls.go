@@ -128,10 +128,17 @@ type tlsHandshake struct {
 	posted   bool      // a taskTLS is in the inbox
 	finished bool      // the handshake returned, with err
 	err      error
+	// viaLoop is set once a write went through the loop (out): from then
+	// on every write does, to keep their order. Before, the goroutine
+	// writes to the socket itself (transport.writeAside), counted in
+	// asideBytes and asideWrites for the loop's counters.
+	viaLoop                 bool
+	asideBytes, asideWrites uint64
 
 	// The loop's alone.
 	deadline int64 // loop time by which it must be done
-	started  bool  // it has a goroutine (false while it waits for a slot)
+	started  bool  // it has a goroutine
+	queued   bool  // it waits in loop.handshakeQueue for a slot
 	released bool  // its slot was given back
 	cancel   context.CancelFunc
 }
@@ -171,18 +178,30 @@ func (l *loop) beginHandshake(c *conn, config *tls.Config, client bool, deadline
 	}
 	s.hs.deadline = deadline
 	l.timers.scheduleBy(c, deadline)
-	if client || l.handshakes < l.server.handshakesPerLoop {
+	if client {
+		l.startHandshake(s) // the client speaks first
+	}
+	// A server's handshake starts when the ClientHello comes (tlsInput):
+	// a client that sends nothing holds no goroutine and no slot.
+}
+
+// requestHandshake starts c's handshake, or queues it until a slot is
+// free.
+func (l *loop) requestHandshake(c *conn, s *tlsSession) {
+	if l.handshakes < l.server.handshakesPerLoop {
 		l.startHandshake(s)
 		return
 	}
+	s.hs.queued = true
 	l.handshakeQueue = append(l.handshakeQueue, c)
 }
 
 // startHandshake runs s's handshake on a goroutine of its own.
 func (l *loop) startHandshake(s *tlsSession) {
 	hs := s.hs
-	hs.started = true
+	hs.started, hs.queued = true, false
 	l.handshakes++
+	l.yieldToHandshakes = true
 	ctx, cancel := context.WithCancel(context.Background())
 	hs.cancel = cancel
 	l.server.handshakeGoroutines.Add(1)
@@ -232,6 +251,9 @@ func (l *loop) serveTLS(c *conn) {
 	hs.out = nil
 	finished, err := hs.finished, hs.err
 	hs.posted = false
+	l.counters.bytesOut += hs.asideBytes
+	l.counters.writes += hs.asideWrites
+	hs.asideBytes, hs.asideWrites = 0, 0
 	hs.mu.Unlock()
 	if finished && hs.started && !hs.released {
 		hs.released = true
@@ -309,8 +331,17 @@ func (l *loop) handshakeTimedOut(c *conn, now int64) {
 // tlsInput takes what c's socket read: for the handshake goroutine, or
 // decrypted and delivered now.
 func (l *loop) tlsInput(c *conn, s *tlsSession, b []byte) {
-	if s.hs != nil {
-		s.hs.feed(b, false)
+	if hs := s.hs; hs != nil {
+		hs.feed(b, false)
+		switch {
+		case hs.started:
+			// Let it run before the loop sleeps: on one P, a goroutine
+			// woken while the loop waits in epoll_wait runs only once
+			// the runtime takes the P back from the waiting thread.
+			l.yieldToHandshakes = true
+		case !hs.queued:
+			l.requestHandshake(c, s)
+		}
 		return
 	}
 	s.lent = b
@@ -323,10 +354,16 @@ func (l *loop) tlsInput(c *conn, s *tlsSession, b []byte) {
 
 // tlsEnd takes c's socket's end of stream.
 func (l *loop) tlsEnd(c *conn, s *tlsSession) {
-	if s.hs != nil {
+	if hs := s.hs; hs != nil {
+		if !hs.started && c.origin.tls != nil {
+			// A client that leaves before its handshake could start
+			// will not finish one.
+			l.closeConn(c, fmt.Errorf("evio: tls handshake: %w", io.ErrUnexpectedEOF))
+			return
+		}
 		// The handshake may still end well with what came before: the
 		// loop stops reading (inputFull) and drains once it is done.
-		s.hs.feed(nil, true)
+		hs.feed(nil, true)
 		l.markDirty(c)
 		return
 	}
@@ -682,6 +719,23 @@ func (s *tlsSession) Write(p []byte) (int, error) {
 			hs.mu.Unlock()
 			return 0, net.ErrClosed
 		}
+		n := len(p)
+		if !hs.viaLoop {
+			// Straight to the socket, which the loop does not write while
+			// the handshake runs, and does not close while hs.mu is held
+			// (forgetTLS sets closed first): no wakeup of the loop, no
+			// copy, for a flight that nearly always fits.
+			m := s.c.loop.tp.writeAside(s.c, p)
+			if m > 0 {
+				hs.asideBytes += uint64(m)
+				hs.asideWrites++
+			}
+			if p = p[m:]; len(p) == 0 {
+				hs.mu.Unlock()
+				return n, nil
+			}
+			hs.viaLoop = true
+		}
 		hs.out = append(hs.out, p...)
 		post := !hs.posted
 		hs.posted = true
@@ -689,7 +743,7 @@ func (s *tlsSession) Write(p []byte) (int, error) {
 		if post {
 			s.c.loop.post(task{kind: taskTLS, c: s.c})
 		}
-		return len(p), nil
+		return n, nil
 	case modeDetached:
 		return s.detached.Write(p)
 	}

@@ -456,10 +456,10 @@ func TestTLSBlockingCallbackDoesNotStallTheLoop(t *testing.T) {
 	})
 }
 
-// The slow-handshake attack: with MaxTLSHandshakes in flight taken by
-// silent clients, a new client waits for a slot (one frees when a silent
-// one times out), and is served then; no more goroutines run than the
-// bound allows.
+// The slow-handshake attack: a client that sends nothing holds no
+// handshake goroutine; with MaxTLSHandshakes in flight taken by clients
+// that stopped halfway through their ClientHello, a new client waits for
+// a slot (one frees when a slow one times out), and is served then.
 func TestTLSHandshakesBounded(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
 		events := tlsEchoEvents(t)
@@ -467,41 +467,53 @@ func TestTLSHandshakesBounded(t *testing.T) {
 		events.TLSHandshakeTimeout = time.Second
 		h := startHandle(t, events, e.addr("tcp", "127.0.0.1:0"))
 		addr := h.Addrs()[0].String()
-		for i := 0; i < 2; i++ {
+		hello := clientHello(t)
+		open := func(send []byte) {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
+			t.Cleanup(func() { c.Close() })
+			c.Write(send)
 		}
-		// The silent ones take both slots. The third comes 200 ms later:
-		// its own timeout, counted from its accept, leaves it that long
-		// once theirs have freed the slots.
-		waitFor(t, "two accepted", func() bool { return h.Counters().Accepted == 2 })
+		handshake := func() time.Duration {
+			start := time.Now()
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			tc := tls.Client(raw, clientTLS(t))
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			tc.Write([]byte("served"))
+			b := make([]byte, 6)
+			if _, err := io.ReadFull(tc, b); err != nil {
+				t.Fatal(err)
+			}
+			return time.Since(start)
+		}
+		open(nil)
+		open(nil)
+		waitFor(t, "two silent clients accepted", func() bool { return h.Counters().Accepted == 2 })
+		if d := handshake(); d > 500*time.Millisecond {
+			t.Fatalf("with two silent clients, a handshake took %v: they hold slots", d)
+		}
+		open(hello[:len(hello)/2])
+		open(hello[:len(hello)/2])
+		waitFor(t, "two stalled handshakes accepted", func() bool { return h.Counters().Accepted == 5 })
+		// The next client comes 200 ms later: its own timeout, counted
+		// from its accept, leaves it that long once theirs free the slots.
 		time.Sleep(200 * time.Millisecond)
-		start := time.Now()
-		raw, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
+		if d := handshake(); d < 600*time.Millisecond {
+			t.Fatalf("the handshake finished after %v, before a slot was free (the stalled ones time out after 1s)", d)
 		}
-		defer raw.Close()
-		tc := tls.Client(raw, clientTLS(t))
-		tc.SetDeadline(time.Now().Add(5 * time.Second))
-		if err := tc.Handshake(); err != nil {
-			t.Fatalf("the waiting handshake: %v", err)
-		}
-		waited := time.Since(start)
-		if waited < 600*time.Millisecond {
-			t.Fatalf("the third handshake finished after %v, before a slot was free (the silent ones time out after 1s)", waited)
-		}
-		tc.Write([]byte("served"))
-		b := make([]byte, 6)
-		if _, err := io.ReadFull(tc, b); err != nil {
-			t.Fatal(err)
-		}
-		if n := h.Counters(); n.TLSHandshakeFailures != 2 || n.TLSHandshakes != 1 {
-			t.Fatalf("counters: %d handshakes, %d failures; want 1 and 2", n.TLSHandshakes, n.TLSHandshakeFailures)
-		}
+		waitFor(t, "four failures counted", func() bool {
+			n := h.Counters()
+			return n.TLSHandshakeFailures == 4 && n.TLSHandshakes == 2
+		})
 	})
 }
 

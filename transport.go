@@ -67,6 +67,12 @@ type transport interface {
 	// goroutines of its own; 0 for one that writes in the loop, where
 	// l.wrote records it. The idle timeout counts it as activity.
 	writtenAt(c *conn) int64
+	// writeAside writes p to c's socket at once, without blocking, from a
+	// goroutine other than the loop's, while the loop writes nothing to
+	// it (a TLS handshake's flights); n < len(p) leaves the rest to the
+	// caller, and an engine that cannot returns 0. The caller makes sure
+	// the socket is open.
+	writeAside(c *conn, p []byte) (n int)
 	// setKeepAlive turns TCP keepalive on for c with the given period; a
 	// no-op for unix sockets.
 	setKeepAlive(c *conn, period time.Duration)

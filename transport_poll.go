@@ -128,6 +128,14 @@ func (t *pollTransport) write(c *conn) error {
 
 func (t *pollTransport) drained(c *conn) bool { return true }
 
+func (t *pollTransport) writeAside(c *conn, p []byte) int {
+	n, err := socket.Write(int(c.fd), p)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // connect starts a non-blocking connect; one in progress is watched for
 // writability, which reports its end.
 func (t *pollTransport) connect(c *conn, d *dialState) (bool, error) {

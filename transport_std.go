@@ -203,6 +203,10 @@ func (t *stdTransport) read(c *conn, p []byte) (int, error) {
 // Options.MaxOutput, as a socket's buffer is not on the poll engine.
 const stdWindow = 64 << 10
 
+// writeAside is left to the loop: the connection's writer goroutine owns
+// its socket's writes.
+func (t *stdTransport) writeAside(c *conn, p []byte) int { return 0 }
+
 func (t *stdTransport) write(c *conn) error {
 	s := c.ext.stream
 	s.mu.Lock()
