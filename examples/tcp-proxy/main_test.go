@@ -41,8 +41,20 @@ var setups = []setup{
 // on a free port of 127.0.0.1, and stops it when the test ends.
 func startProxy(t testing.TB, s setup, backend string, connectTimeout time.Duration) string {
 	t.Helper()
-	cfg := config{bind: "127.0.0.1", backend: backend, connectTimeout: connectTimeout, highWater: 256 << 10, lowWater: 64 << 10}
+	cfg := config{backend: backend, connectTimeout: connectTimeout}
+	return runProxy(t, s, cfg).handle.Addrs()[0].String()
+}
+
+// runProxy runs the proxy in the test's process with cfg, on a free port
+// of 127.0.0.1, the loops and engine of s, and the default marks unless
+// cfg sets them, and stops it when the test ends.
+func runProxy(t testing.TB, s setup, cfg config) *proxy {
+	t.Helper()
+	cfg.bind = "127.0.0.1"
 	cfg.Loops, cfg.Stdlib = s.loops, s.stdlib
+	if cfg.highWater == 0 {
+		cfg.highWater, cfg.lowWater = 256<<10, 64<<10
+	}
 	px, err := start(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +66,7 @@ func startProxy(t testing.TB, s setup, backend string, connectTimeout time.Durat
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return px.handle.Addrs()[0].String()
+	return px
 }
 
 // goBackend is a backend written with package net: serve runs on a
