@@ -20,6 +20,9 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		proxyProc.Remove()
+		if redisServer.dir != "" {
+			os.RemoveAll(redisServer.dir)
+		}
 		os.Exit(code)
 	}))
 }
