@@ -469,7 +469,9 @@ func TestTLSStalledHandshake(t *testing.T) {
 	)
 	hello := halfClientHello(t)
 	for _, s := range setups {
+		s := s
 		t.Run(s.name, func(t *testing.T) {
+			t.Parallel() // each waits out the timeout: together, not in turn
 			accepted := make(chan struct{}, stalled+1)
 			backend := goBackend(t, func(c *net.TCPConn) {
 				accepted <- struct{}{}
