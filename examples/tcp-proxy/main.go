@@ -7,8 +7,9 @@
 //	redis-benchmark -p 7000 -q -t set,get
 //
 // It prints one line per address it listens on, "listening on
-// tcp://[::]:7000 (loops: 1)", so that a script starting it with -port 0
-// can read the port the system chose, and stops on SIGINT or SIGTERM.
+// tcp://[::]:7000 (loops: 1)" (with ", tls" inside the parentheses when
+// it terminates TLS), so that a script starting it with -port 0 can read
+// the port the system chose, and stops on SIGINT or SIGTERM.
 //
 // How a connection is proxied:
 //
