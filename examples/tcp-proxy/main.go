@@ -53,7 +53,8 @@
 // close_notify is its end of stream, passed on as a FIN to the backend,
 // and the backend's FIN is passed on as close_notify (then a FIN) to the
 // client. With -backend-tls the backend is dialed over TLS as well,
-// verified against -backend-ca-file (or the system's roots):
+// verified against -backend-ca-file (or the system's roots), its handshake
+// bounded by -connect-timeout as the connect is:
 //
 //	go run ./examples/tcp-proxy -port 7443 -backend 127.0.0.1:6380 \
 //		-tls-cert-file server.crt -tls-key-file server.key
@@ -144,7 +145,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.IntVar(&cfg.lowWater, "low-water", 64<<10, "bytes queued below which the other side is read again")
 	fs.StringVar(&cfg.tlsCertFile, "tls-cert-file", "", "PEM certificate (chain) of the listener: with -tls-key-file, clients speak TLS")
 	fs.StringVar(&cfg.tlsKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
-	fs.DurationVar(&cfg.tlsHandshakeTimeout, "tls-handshake-timeout", 10*time.Second, "how long a client's TLS handshake may take")
+	fs.DurationVar(&cfg.tlsHandshakeTimeout, "tls-handshake-timeout", 10*time.Second, "how long a TLS handshake may take: a client's, or the backend's with -backend-tls (which -connect-timeout bounds too)")
 	fs.BoolVar(&cfg.backendTLS, "backend-tls", false, "dial the backend over TLS")
 	fs.StringVar(&cfg.backendCAFile, "backend-ca-file", "", "PEM CA certificates to verify the backend with (-backend-tls; default: the system's)")
 	if err := fs.Parse(args); err != nil {

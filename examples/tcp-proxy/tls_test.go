@@ -561,3 +561,29 @@ func TestTLSFlags(t *testing.T) {
 		t.Error("the proxy presented another certificate than -tls-cert-file's")
 	}
 }
+
+// TestBackendTLSSilent: a backend that accepts the connection but never
+// answers the TLS handshake holds a client no longer than
+// -connect-timeout, which bounds the backend's handshake too: the client
+// is then reset.
+func TestBackendTLSSilent(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	_, files := certs(t)
+	backend := goBackend(t, func(c *net.TCPConn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		io.Copy(io.Discard, c) // reads the ClientHello, says nothing
+	})
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			px := runProxy(t, s, config{backend: backend, connectTimeout: timeout, backendTLS: true, backendCAFile: files.CA})
+			start := time.Now()
+			if err := expectReset(px.handle.Addrs()[0].String()); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took < timeout-50*time.Millisecond || took > timeout+3*time.Second {
+				t.Fatalf("the client was reset after %v, want about %v", took, timeout)
+			}
+		})
+	}
+}
