@@ -210,7 +210,7 @@ func (cfg config) tlsConfigs() (listener, backend *tls.Config, err error) {
 
 // start starts the proxy, calling serving with its addresses before any
 // connection is served, and returns it once it runs.
-func start(cfg config, serving func(addrs []net.Addr, loops int, tls bool)) (*proxy, error) {
+func start(cfg config, serving func(addrs []net.Addr, loops int, useTLS bool)) (*proxy, error) {
 	listenerTLS, backendTLS, err := cfg.tlsConfigs()
 	if err != nil {
 		return nil, err
