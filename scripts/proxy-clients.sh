@@ -4,20 +4,23 @@
 # proxy to examples/redis-server, and curl (a page, a 1 MB upload echoed
 # back) and wrk (pipelined 16 deep) through the proxy to
 # examples/http-server, on 1 loop, 2 loops and the portable engine
-# (-stdlib) of the proxy. It exits non-zero on any failure and prints a
+# (-stdlib) of the proxy; then the same through the proxy terminating TLS
+# (curl --cacert over HTTPS, redis-cli and redis-benchmark --tls), with a
+# certificate openssl makes. It exits non-zero on any failure and prints a
 # summary.
 #
 #   scripts/proxy-clients.sh
 #   BENCH_REQUESTS=100000 WRK_DURATION=10s scripts/proxy-clients.sh
 #
-# Needs the Debian packages redis-tools, curl and wrk. Servers listen on
-# 127.0.0.1 on a free port, read from the line each prints, and are stopped
-# by PID.
+# Needs the Debian packages redis-tools, curl, wrk and openssl. Servers
+# listen on 127.0.0.1 on a free port, read from the line each prints, and
+# are stopped by PID.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
 BENCH_REQUESTS=${BENCH_REQUESTS:-20000}
 WRK_DURATION=${WRK_DURATION:-3s}
+TLS_BENCH_REQUESTS=${TLS_BENCH_REQUESTS:-10000}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
 START=$SECONDS
@@ -173,6 +176,69 @@ for entry in "${variants[@]}"; do
 		failures=$((failures + variant_failures))
 	fi
 done
+
+# The proxy as a TLS terminator (-tls-cert-file, -tls-key-file): curl over
+# HTTPS and redis-cli and redis-benchmark with --tls through it, to the
+# same plain backends, with a throwaway self-signed certificate that the
+# clients trust with --cacert.
+tls_checks() {
+	local cert=$tmp/tls.crt key=$tmp/tls.key
+	if ! command -v openssl >/dev/null 2>&1; then
+		fail "openssl not found: it makes the TLS certificate; install the Debian package openssl"
+		return
+	fi
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 1 -keyout "$key" -out "$cert" >"$tmp/openssl.log" 2>&1; then
+		fail "openssl req: $(tr '\n' ' ' <"$tmp/openssl.log")"
+		return
+	fi
+	local tls_flags=(-tls-cert-file "$cert" -tls-key-file "$key") out
+	echo "  -> examples/redis-server"
+	if start_behind "${flags[@]}" "${tls_flags[@]}" -- "$tmp/redis-server" -bind 127.0.0.1 -port 0; then
+		local cli=(timeout 20 redis-cli --tls --cacert "$cert" -h 127.0.0.1 -p "$proxy_port")
+		expect_eq "redis-cli --tls PING" PONG "$("${cli[@]}" PING 2>&1)"
+		expect_eq "redis-cli --tls SET" OK "$("${cli[@]}" SET greeting "hello, TLS proxy" 2>&1)"
+		expect_eq "redis-cli --tls GET" "hello, TLS proxy" "$("${cli[@]}" GET greeting 2>&1)"
+		if out=$(timeout 60 redis-benchmark --tls --cacert "$cert" -h 127.0.0.1 -p "$proxy_port" -q -t get -n "$TLS_BENCH_REQUESTS" 2>&1 | tr '\r' '\n') &&
+			grep -qE '^GET: [0-9.]+ requests per second' <<<"$out" && ! grep -qiE 'error|ERR ' <<<"$out"; then
+			tls_rps=$(sed -nE 's/^GET: ([0-9]+)\.[0-9]+ requests per second.*/\1/p' <<<"$out")
+			echo "    ok: redis-benchmark --tls get x $TLS_BENCH_REQUESTS: $tls_rps requests per second, no errors"
+		else
+			fail "redis-benchmark --tls: $(grep -v '^ *$' <<<"$out" | tail -3 | tr '\n' ' ')"
+		fi
+		stop_behind
+	fi
+	echo "  -> examples/http-server"
+	if start_behind "${flags[@]}" "${tls_flags[@]}" -- "$tmp/http-server" -host 127.0.0.1 -port 0; then
+		local c=(curl -sS --max-time 20 --cacert "$cert") base="https://localhost:$proxy_port"
+		expect_eq "curl --cacert https://localhost/" "Hello, World!" "$("${c[@]}" "$base/" 2>&1)"
+		out=$("${c[@]}" --data-binary @"$tmp/upload.bin" -o "$tmp/echo.out" -w '%{http_code}' "$base/echo" 2>&1)
+		expect_eq "curl --cacert POST 1 MB: status" 200 "$out"
+		if cmp -s "$tmp/upload.bin" "$tmp/echo.out"; then
+			echo "    ok: curl --cacert POST 1 MB: echoed byte for byte"
+		else
+			fail "curl --cacert POST 1 MB: body differs ($(wc -c <"$tmp/echo.out") bytes)"
+		fi
+		stop_behind
+	fi
+}
+
+TLS_START=$SECONDS
+for entry in "TLS, 1 loop|-loops 1" "TLS, portable engine|-stdlib -loops 2"; do
+	name=${entry%%|*}
+	read -r -a flags <<<"${entry#*|}"
+	variant_failures=0
+	tls_rps=
+	echo "== $name (proxy ${flags[*]} -tls-cert-file -tls-key-file)"
+	tls_checks
+	if ((variant_failures == 0)); then
+		summary+=("PASS  $name: redis-cli and curl over TLS; redis-benchmark --tls get: ${tls_rps:-?} req/s")
+	else
+		summary+=("FAIL  $name: $variant_failures failed checks")
+		failures=$((failures + variant_failures))
+	fi
+done
+echo "TLS section: $((SECONDS - TLS_START))s"
 
 echo
 echo "proxy-clients summary ($((SECONDS - START))s):"

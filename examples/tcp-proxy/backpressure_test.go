@@ -76,15 +76,30 @@ func checkStream(r io.Reader) error {
 	return nil
 }
 
-func TestBackpressureSlowClient(t *testing.T) {
+func TestBackpressureSlowClient(t *testing.T) { testSlowClient(t, false) }
+
+func TestBackpressureSlowBackend(t *testing.T) { testSlowBackend(t, false) }
+
+// TestTLSBackpressureSlowClient and TestTLSBackpressureSlowBackend are
+// the same with the proxy terminating TLS: its queues hold records, and a
+// slow TLS client still holds the backend back.
+func TestTLSBackpressureSlowClient(t *testing.T) { testSlowClient(t, true) }
+
+func TestTLSBackpressureSlowBackend(t *testing.T) { testSlowBackend(t, true) }
+
+// testSlowClient: the backend sends the stream as fast as it can; the
+// client reads nothing for a second, then all of it.
+func testSlowClient(t *testing.T, useTLS bool) {
 	backend := goBackend(t, func(c *net.TCPConn) {
 		defer c.Close()
 		sendStream(c)
 	})
-	testBackpressure(t, backend, func(c *net.TCPConn) error { return checkStream(c) })
+	testBackpressure(t, backend, useTLS, func(c halfStream) error { return checkStream(c) })
 }
 
-func TestBackpressureSlowBackend(t *testing.T) {
+// testSlowBackend: the client sends the stream as fast as it can; the
+// backend reads nothing for a second, then all of it.
+func testSlowBackend(t *testing.T, useTLS bool) {
 	// The backend reads nothing until the client's receive step releases
 	// it; one release and one result per subtest.
 	release := make(chan struct{}, 2)
@@ -94,32 +109,46 @@ func TestBackpressureSlowBackend(t *testing.T) {
 		<-release
 		result <- checkStream(c)
 	})
-	testBackpressure(t, backend, func(c *net.TCPConn) error {
+	sent := make(chan error, 2)
+	testBackpressure(t, backend, useTLS, func(c halfStream) error {
 		release <- struct{}{}
 		if err := <-result; err != nil {
 			return fmt.Errorf("the backend: %w", err)
 		}
-		return nil
-	}, func(c *net.TCPConn) {
+		return <-sent
+	}, func(c halfStream) {
 		go func() {
-			sendStream(c)
-			c.CloseWrite()
+			err := sendStream(c)
+			if err == nil {
+				err = c.CloseWrite()
+			}
+			sent <- err
 		}()
 	})
 }
 
-// testBackpressure starts the proxy as a process in front of backend,
-// connects, runs during (if given) to start a sender, waits a second while
-// nobody reads and checks the proxy's memory, then runs receive and checks
-// the memory again.
-func testBackpressure(t *testing.T, backend string, receive func(*net.TCPConn) error, during ...func(*net.TCPConn)) {
+// testBackpressure starts the proxy as a process in front of backend
+// (terminating TLS if useTLS), connects, runs during (if given) to start
+// a sender, waits a second while nobody reads and checks the proxy's
+// memory, then runs receive and checks the memory again.
+func testBackpressure(t *testing.T, backend string, useTLS bool, receive func(halfStream) error, during ...func(halfStream)) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads the proxy's peak memory from /proc")
 	}
 	for _, engine := range []string{"-stdlib=false", "-stdlib"} {
 		t.Run(engine, func(t *testing.T) {
-			proc, addr := startProxyProcess(t, "-bind", "127.0.0.1", "-port", "0", "-backend", backend, engine)
-			c := dial(t, addr)
+			args := []string{"-bind", "127.0.0.1", "-port", "0", "-backend", backend, engine}
+			if useTLS {
+				_, files := certs(t)
+				args = append(args, "-tls-cert-file", files.Cert, "-tls-key-file", files.Key)
+			}
+			proc, addr := startProxyProcess(t, args...)
+			var c halfStream
+			if useTLS {
+				c, _ = dialTLS(t, addr, 0)
+			} else {
+				c = dial(t, addr)
+			}
 			for _, f := range during {
 				f(c)
 			}

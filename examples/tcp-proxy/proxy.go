@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"time"
 
@@ -15,6 +16,7 @@ type proxy struct {
 	connectTimeout time.Duration // bounds each backend dial; 0: the system's
 	highWater      int           // evio.Options.OutputHighWater of both sides
 	lowWater       int           // evio.Options.OutputLowWater of both sides
+	backendTLS     *tls.Config   // dial the backend over TLS with it; nil: plain
 
 	// handle is the running server, set before ready is closed. A client
 	// may be accepted before evio.Start returns the handle: its Opened
@@ -92,7 +94,7 @@ func (px *proxy) opened(c evio.Conn) ([]byte, evio.Options, evio.Action) {
 	}
 	p := &pair{}
 	p.conns[clientSide] = c
-	backend, err := px.handle.Dial(px.backend, evio.DialOptions{Timeout: px.connectTimeout, Context: p, Loop: c})
+	backend, err := px.handle.Dial(px.backend, evio.DialOptions{Timeout: px.connectTimeout, Context: p, Loop: c, TLSConfig: px.backendTLS})
 	if err != nil {
 		return nil, evio.Options{}, evio.Abort
 	}
