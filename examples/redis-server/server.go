@@ -51,9 +51,9 @@ type config struct {
 // server is the Redis server: the keyspace, the append-only file and the
 // evio events that serve them.
 type server struct {
-	cfg       config    // immutable
+	cfg       config      // immutable
 	tlsConfig *tls.Config // from cfg.tls; nil without TLS
-	db        *keyspace // safe for concurrent use
+	db        *keyspace   // safe for concurrent use
 	pubsub    *pubsubRegistry
 	aof       *appendLog
 	startTime time.Time
