@@ -62,6 +62,7 @@ type testServer struct {
 	srv     *server
 	tcpAddr string // the plain port's address; "" when it is off
 	tlsAddr string // the TLS port's address; "" without TLS
+	addrs   []boundAddr
 	unix    string // socket path
 	done    chan error
 	stopped bool
@@ -91,8 +92,8 @@ func startServer(t testing.TB, cfg config) *testServer {
 		})
 	}()
 	select {
-	case addrs := <-ready:
-		for _, a := range addrs {
+	case ts.addrs = <-ready:
+		for _, a := range ts.addrs {
 			switch {
 			case a.Network() != "tcp":
 			case a.TLS:
