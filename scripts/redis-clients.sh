@@ -12,6 +12,9 @@
 # acknowledged SETs and restarted, which must still hold every one of them;
 # and the same with appendfsync everysec, stopped with SIGTERM (which must
 # exit 0). redis-cli SUBSCRIBE must print what another redis-cli publishes.
+# Over TLS (-tls-port, with a client certificate, on both engines):
+# redis-cli --tls and redis-benchmark --tls -t set,get, unpipelined and 16
+# deep, without errors; without a certificate, or in plain text, no PONG.
 # It exits non-zero on any failure and prints a summary.
 #
 #   scripts/redis-clients.sh
@@ -233,6 +236,116 @@ else
 	summary+=("FAIL  unix socket: $variant_failures failed checks")
 	failures=$((failures + variant_failures))
 fi
+
+# TLS: the server with -port 0 beside -tls-port free serves TLS only, as
+# Redis with port 0 and a tls-port, plus its plain unix socket. The
+# certificates are the examples' testcert, written by a tiny go run: go is
+# here, openssl may not be.
+tls_dir=$tmp/tls
+tls_ok=1
+if ! mkdir -p "$tls_dir" || ! go run ./examples/redis-server/internal/certfiles "$tls_dir"; then
+	tls_ok=0
+fi
+
+# start_tls_redis FLAGS...: starts the server with TLS on a free port and
+# sets tls_port from its "listening on tls://" line.
+start_tls_redis() {
+	rm -f "$tmp/server.log"
+	"$tmp/redis-server" -bind 127.0.0.1 -port 0 -tls-port free -tls-cert-file "$tls_dir/server.crt" \
+		-tls-key-file "$tls_dir/server.key" -tls-ca-cert-file "$tls_dir/ca.crt" -tls-auth-clients yes \
+		-unixsocket "$tmp/redis.sock" "$@" >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	local line=
+	for _ in $(seq 100); do
+		line=$(grep -m1 -E 'listening on tls://' "$tmp/server.log" 2>/dev/null)
+		[[ -n $line ]] && break
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		fail "TLS server did not start: $(tr '\n' ' ' <"$tmp/server.log")"
+		kill -KILL "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+		server_pid=
+		return 1
+	fi
+	tls_port=$(sed -E 's#.*listening on tls://[^ ]*:([0-9]+) .*#\1#' <<<"$line")
+	echo "  server pid $server_pid: $line"
+	tls_flags
+	if grep -q 'listening on tcp' "$tmp/server.log"; then
+		fail "-port 0 beside -tls-port still serves a plain port: $(tr '\n' ' ' <"$tmp/server.log")"
+	fi
+}
+
+# tls_flags are redis-cli's and redis-benchmark's flags for the TLS port,
+# with the client certificate.
+tls_flags() { tls_args=(--tls --cacert "$tls_dir/ca.crt" --cert "$tls_dir/client.crt" --key "$tls_dir/client.key" -h 127.0.0.1 -p "$tls_port"); }
+tcli() { timeout 20 redis-cli "${tls_args[@]}" "$@"; }
+
+# tls_benchmark LABEL [redis-benchmark flags]: redis-benchmark --tls -t
+# set,get must exit 0, report no error, and a rate above 0 for both.
+tls_benchmark() {
+	local label=$1 status=0 test rate
+	shift
+	timeout 60 redis-benchmark "${tls_args[@]}" -q -t set,get "$@" >"$tmp/bench-tls.raw" 2>&1 || status=$?
+	tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench-tls.txt"
+	sed 's/^/      /' "$tmp/bench-tls.txt"
+	if ((status != 0)) || tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -qiE 'error|ERR '; then
+		fail "redis-benchmark --tls ($label): status $status: $(tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
+		return
+	fi
+	for test in SET GET; do
+		rate=$(sed -nE "s/^$test: ([0-9]+)\.[0-9]+ requests per second.*/\1/p" "$tmp/bench-tls.txt")
+		if [[ -z $rate ]] || ((rate <= 0)); then
+			fail "redis-benchmark --tls ($label): no rate above 0 for $test"
+			return
+		fi
+		bench_line+="$test $rate "
+	done
+	echo "    ok: redis-benchmark --tls $label: set,get without errors"
+}
+
+for entry in "2 loops|-loops 2 -balance round-robin" "portable engine, 2 loops|-stdlib -loops 2"; do
+	name="TLS, ${entry%%|*}"
+	read -r -a flags <<<"${entry#*|}"
+	variant_failures=0
+	bench_line=
+	echo "== $name (${flags[*]})"
+	if ((tls_ok == 0)); then
+		fail "could not write the test certificates with go run ./examples/redis-server/internal/certfiles"
+	elif start_tls_redis "${flags[@]}"; then
+		expect_eq "redis-cli --tls PING" PONG "$(tcli PING)"
+		expect_eq "redis-cli --tls SET" OK "$(tcli SET tls:greeting 'hello over TLS')"
+		expect_eq "redis-cli --tls GET" "hello over TLS" "$(tcli GET tls:greeting)"
+		expect_eq "the plain unix socket sees the same keyspace" "hello over TLS" "$(timeout 20 redis-cli -s "$tmp/redis.sock" GET tls:greeting)"
+		expect_eq "redis-cli --tls INCR" 1 "$(tcli INCR tls:counter)"
+		expect_eq "redis-cli --tls CONFIG GET tls-port" $'tls-port\n'"$tls_port" "$(tcli CONFIG GET tls-port)"
+		# A client without a certificate, and one speaking plain RESP,
+		# get no PONG on the TLS port.
+		out=$(timeout 20 redis-cli --tls --cacert "$tls_dir/ca.crt" -h 127.0.0.1 -p "$tls_port" PING 2>&1)
+		if [[ $out == *PONG* ]]; then
+			fail "redis-cli --tls without a client certificate got PONG under -tls-auth-clients yes"
+		else
+			echo "    ok: redis-cli --tls without a client certificate refused: $(tr '\n' ' ' <<<"$out")"
+		fi
+		out=$(timeout 20 redis-cli -h 127.0.0.1 -p "$tls_port" PING 2>&1)
+		if [[ $out == *PONG* ]]; then
+			fail "plain redis-cli got PONG from the TLS port"
+		else
+			echo "    ok: plain redis-cli on the TLS port refused: $(tr '\n' ' ' <<<"$out")"
+		fi
+		tls_benchmark "-n 2000" -n 2000
+		tls_benchmark "-n 20000 -P 16" -n 20000 -P 16
+		expect_eq "redis-cli --tls PING after the benchmarks" PONG "$(tcli PING)"
+		stop_redis
+	fi
+	if ((variant_failures == 0)); then
+		summary+=("PASS  $name: redis-cli --tls checks ok; redis-benchmark --tls req/s: $bench_line")
+	else
+		summary+=("FAIL  $name: $variant_failures failed checks")
+		failures=$((failures + variant_failures))
+	fi
+done
 
 # aof_writer PORT PROGRESS: sends SET key:i value:i one at a time over bash's
 # /dev/tcp and counts the +OK replies; it writes the count to PROGRESS every

@@ -10,7 +10,11 @@
 //
 // It prints one line per address it listens on, "listening on
 // tcp://[::]:6380", so that a script starting it with -port 0 can read the
-// port the system chose.
+// port the system chose; the TLS port's line says tls:// instead.
+//
+//	go run ./examples/redis-server -port 6380 -tls-port 6381 \
+//		-tls-cert-file server.crt -tls-key-file server.key -tls-ca-cert-file ca.crt
+//	redis-cli --tls --cacert ca.crt --cert client.crt --key client.key -p 6381 PING
 package main
 
 import (
@@ -18,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -52,9 +55,9 @@ func main() {
 			log.Printf("stopping: %v", err)
 		}
 	}()
-	err = srv.serve(func(addrs []net.Addr, loops int) {
+	err = srv.serve(func(addrs []boundAddr, loops int) {
 		for _, a := range addrs {
-			fmt.Printf("listening on %s://%s (loops: %d)\n", a.Network(), a, loops)
+			fmt.Println(listeningLine(a, loops))
 		}
 	})
 	if err != nil {
@@ -72,6 +75,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&cfg.aofPath, "aof", "", "append-only file: log every write there and replay it at start")
 	fsync := fs.String("appendfsync", "everysec", "when to sync the append-only file: always, everysec or no")
 	timeout := fs.Int("timeout", 0, "close a client after it is idle for this many seconds (0: never), as Redis's timeout")
+	cfg.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -81,6 +85,13 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	if err := cfg.Check(); err != nil {
 		return cfg, err
 	}
+	if err := cfg.tls.checkAuthClients(); err != nil {
+		return cfg, err
+	}
+	// Redis's port 0 with a TLS port serves TLS only; without one, -port
+	// 0 keeps its meaning here, a free port, which scripts and tests rely
+	// on (Redis would listen on no TCP port at all).
+	cfg.noPlainTCP = cfg.tls.enabled() && cfg.Port == 0
 	if *timeout < 0 {
 		return cfg, fmt.Errorf("-timeout %d: must be 0 or more seconds", *timeout)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -19,6 +20,10 @@ import (
 type config struct {
 	bind string // address to listen on; "" for every interface
 	listenflags.Listen
+	// noPlainTCP turns the plain port off: -port 0 with a TLS port, as
+	// Redis's port 0 (without TLS, -port 0 picks a free port).
+	noPlainTCP bool
+	tls        tlsSettings
 
 	aofPath     string // the append-only file, or "" for none
 	appendFsync fsyncPolicy
@@ -43,14 +48,12 @@ type config struct {
 	now func() int64
 }
 
-// listenAddrs are the evio addresses of the configuration.
-func (cfg config) listenAddrs() []string { return cfg.Addrs("tcp", cfg.bind) }
-
 // server is the Redis server: the keyspace, the append-only file and the
 // evio events that serve them.
 type server struct {
-	cfg       config    // immutable
-	db        *keyspace // safe for concurrent use
+	cfg       config      // immutable
+	tlsConfig *tls.Config // from cfg.tls; nil without TLS
+	db        *keyspace   // safe for concurrent use
 	pubsub    *pubsubRegistry
 	aof       *appendLog
 	startTime time.Time
@@ -67,7 +70,8 @@ type server struct {
 
 	// Set by Serving, before the loops start, and read-only after.
 	numLoops int
-	tcpPort  int // the port bound, which -port 0 leaves to the system
+	tcpPort  int // the plain port bound, which -port 0 leaves to the system; 0 when off
+	tlsPort  int // the TLS port bound; 0 without TLS
 }
 
 // serverStats are the counters INFO reports, updated from every loop.
@@ -108,7 +112,13 @@ func newServer(cfg config) (*server, error) {
 	if cfg.logf == nil {
 		cfg.logf = func(string, ...interface{}) {}
 	}
-	s := &server{cfg: cfg, db: newKeyspace(cfg.now), pubsub: newPubsubRegistry(), startTime: time.Now(),
+	// TLS first: a server that cannot serve it must not touch the
+	// append-only file either.
+	tlsConfig, err := cfg.tls.serverConfig()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, tlsConfig: tlsConfig, db: newKeyspace(cfg.now), pubsub: newPubsubRegistry(), startTime: time.Now(),
 		started: make(chan struct{}), ended: make(chan struct{})}
 	if cfg.aofPath != "" {
 		aof, err := openAppendLog(s, cfg.aofPath, cfg.appendFsync)
@@ -129,20 +139,32 @@ func newServer(cfg config) (*server, error) {
 
 // serve runs the server until it is stopped (stop, SHUTDOWN) or fails.
 // listening is called once every address is bound, with the addresses
-// actually bound. The append-only file is flushed and closed once the
+// actually bound: the plain port first, if any, then the TLS port, then
+// the unix socket. The append-only file is flushed and closed once the
 // loops have ended, so that every write acknowledged is in it.
-func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
+func (s *server) serve(listening func(addrs []boundAddr, loops int)) error {
 	defer s.endOnce.Do(func() { close(s.ended) })
+	addrs, roles := s.cfg.listenAddrs()
 	events := evio.Events{
 		NumLoops:    s.cfg.Loops,
 		LoadBalance: s.cfg.Balance,
+		TLSConfig:   s.tlsConfig, // every listener but those marked tls=false
 		Serving: func(srv evio.Server) evio.Action {
 			s.numLoops = srv.NumLoops
-			if a, ok := srv.Addrs[0].(*net.TCPAddr); ok {
-				s.tcpPort = a.Port
+			bound := make([]boundAddr, len(srv.Addrs))
+			for i, a := range srv.Addrs {
+				bound[i] = boundAddr{Addr: a, TLS: roles[i] == tlsTCP}
+				if tcp, ok := a.(*net.TCPAddr); ok {
+					switch roles[i] {
+					case plainTCP:
+						s.tcpPort = tcp.Port
+					case tlsTCP:
+						s.tlsPort = tcp.Port
+					}
+				}
 			}
 			if listening != nil {
-				listening(srv.Addrs, srv.NumLoops)
+				listening(bound, srv.NumLoops)
 			}
 			return evio.None
 		},
@@ -155,7 +177,7 @@ func (s *server) serve(listening func(addrs []net.Addr, loops int)) error {
 	if s.aof != nil {
 		events.PreWrite = s.aof.flushBeforeReplies
 	}
-	h, err := evio.Start(events, s.cfg.listenAddrs()...)
+	h, err := evio.Start(events, addrs...)
 	if err == nil {
 		s.handle = h
 		close(s.started)
@@ -371,6 +393,11 @@ func (s *server) configParams() []configParam {
 		{"save", ""},
 		{"tcp-keepalive", "300"},
 		{"timeout", strconv.Itoa(int(s.cfg.idleTimeout / time.Second))},
+		{"tls-auth-clients", s.cfg.tls.authClientsName()},
+		{"tls-ca-cert-file", s.cfg.tls.caCertFile},
+		{"tls-cert-file", s.cfg.tls.certFile},
+		{"tls-key-file", s.cfg.tls.keyFile},
+		{"tls-port", strconv.Itoa(s.tlsPort)},
 		{"unixsocket", s.cfg.UnixSocket},
 	}
 }

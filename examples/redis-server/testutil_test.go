@@ -60,7 +60,9 @@ var setups = []setup{
 // testServer is a server running in the test's process.
 type testServer struct {
 	srv     *server
-	tcpAddr string
+	tcpAddr string // the plain port's address; "" when it is off
+	tlsAddr string // the TLS port's address; "" without TLS
+	addrs   []boundAddr
 	unix    string // socket path
 	done    chan error
 	stopped bool
@@ -83,14 +85,23 @@ func startServer(t testing.TB, cfg config) *testServer {
 		t.Fatalf("newServer: %v", err)
 	}
 	ts := &testServer{srv: srv, unix: cfg.UnixSocket, done: make(chan error, 1)}
-	ready := make(chan string, 1)
+	ready := make(chan []boundAddr, 1)
 	go func() {
-		ts.done <- srv.serve(func(addrs []net.Addr, loops int) {
-			ready <- addrs[0].String()
+		ts.done <- srv.serve(func(addrs []boundAddr, loops int) {
+			ready <- addrs
 		})
 	}()
 	select {
-	case ts.tcpAddr = <-ready:
+	case ts.addrs = <-ready:
+		for _, a := range ts.addrs {
+			switch {
+			case a.Network() != "tcp":
+			case a.TLS:
+				ts.tlsAddr = a.String()
+			default:
+				ts.tcpAddr = a.String()
+			}
+		}
 	case err := <-ts.done:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(10 * time.Second):
