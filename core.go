@@ -459,22 +459,22 @@ func (l *loop) end(c *conn, err error, reset bool) {
 	if c.ended() {
 		return
 	}
-	// An accepted TLS connection whose handshake did not end well was
-	// never opened: it ends without events (a dialed one gets Closed with
-	// the error, as for a failed connect).
-	unopened := c.flags&flagHandshaking != 0 && !c.origin.dialed
 	l.sealOutbox(c, false)
 	l.forget(c)
 	l.unregister(c)
 	// Closed fires before the socket is released, so that the
 	// connection's addresses can still be asked for in it.
-	if !unopened {
-		l.fireClosed(c, err)
-	}
+	l.fireClosed(c, err)
 	l.tp.close(c, reset)
 }
 
 func (l *loop) fireClosed(c *conn, err error) {
+	if c.flags&flagHandshaking != 0 && !c.origin.dialed {
+		// An accepted TLS connection whose handshake did not end well was
+		// never opened: it ends without events (a dialed one gets Closed
+		// with the error, as for a failed connect).
+		return
+	}
 	l.countClosed(c, err)
 	if l.server.handlers.closed(c, err) == Shutdown {
 		l.server.shutdown(nil)

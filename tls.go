@@ -294,7 +294,18 @@ func (l *loop) handshakeSlotFreed() {
 // readiness would report it again.
 func (l *loop) handshakeDone(c *conn, s *tlsSession, err error) {
 	if err != nil {
-		l.closeConn(c, fmt.Errorf("evio: tls handshake: %w", err))
+		// The alert crypto/tls sent goes out first, and the close is
+		// graceful (lingering while input is unread), so that the peer
+		// reads the alert rather than a reset.
+		s.failed = true
+		err = fmt.Errorf("evio: tls handshake: %w", err)
+		if c.out.Len() == 0 {
+			l.closeGracefully(c, err)
+			return
+		}
+		s.closeErr = err
+		c.action = pendingClose
+		l.markDirty(c)
 		return
 	}
 	hs := s.hs

@@ -553,3 +553,29 @@ func TestTLSStopDuringHandshakes(t *testing.T) {
 		}
 	})
 }
+
+// A handshake that fails on the server's side sends its alert, and the
+// peer reads it rather than a reset: a TLS 1.3 client's Handshake returns
+// before the server has checked its certificate, so its first request is
+// already on the way (unread input would make a plain close send a reset,
+// destroying the alert in flight). The close lingers as a graceful one.
+func TestTLSFailedHandshakeAlertIsDelivered(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		cfg := serverTLS(t)
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = testCerts(t).pool
+		s := startServer(t, Events{TLSConfig: cfg}, e.addr("tcp", "127.0.0.1:0"))
+		for i := 0; i < 20; i++ {
+			tc := tls.Client(s.dial(0), clientTLS(t)) // no certificate
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("a TLS 1.3 client's handshake ends before the server's check: %v", err)
+			}
+			tc.Write(bytes.Repeat([]byte("PING\r\n"), 100))
+			_, err := tc.Read(make([]byte, 16))
+			if err == nil || !strings.Contains(err.Error(), "certificate required") {
+				t.Fatalf("try %d: the client read %v, want the certificate_required alert", i, err)
+			}
+		}
+	})
+}
