@@ -312,6 +312,7 @@ func (r *run) handshakeOne(def serverDef, m tlsMode, round int) sample {
 	conf := m.conf()
 	// Warm-up: the server's first handshakes grow its heap and stacks.
 	handshakeLoop(srv.addr, conf, *workers, 500*time.Millisecond)
+	sw0, _ := srv.switches()
 	c0, err := srv.cpuTime()
 	if err != nil {
 		s.err = err.Error()
@@ -321,6 +322,7 @@ func (r *run) handshakeOne(def serverDef, m tlsMode, round int) sample {
 	res := handshakeLoop(srv.addr, conf, *workers, *duration)
 	wall := time.Since(t0)
 	c1, err := srv.cpuTime()
+	sw1, threads := srv.switches()
 	if err != nil {
 		s.err = err.Error()
 		return s
@@ -336,6 +338,8 @@ func (r *run) handshakeOne(def serverDef, m tlsMode, round int) sample {
 		"hs_per_server_cpu": float64(res.ok) / cpu,
 		"server_cpu_util":   cpu / wall.Seconds(),
 		"failed":            float64(res.failed),
+		"ctxsw_per_hs":      float64(sw1-sw0) / float64(res.ok),
+		"threads":           float64(threads),
 		"resumed":           float64(res.resumed),
 	}
 	if res.failed > 0 {
@@ -455,6 +459,7 @@ func (r *run) httpsOne(def serverDef, round int) sample {
 		s.err = "warm-up: " + err.Error()
 		return s
 	}
+	sw0, _ := srv.switches()
 	c0, err := srv.cpuTime()
 	if err != nil {
 		s.err = err.Error()
@@ -462,6 +467,7 @@ func (r *run) httpsOne(def serverDef, round int) sample {
 	}
 	out, err := r.wrk(url, *duration, true)
 	c1, cerr := srv.cpuTime()
+	sw1, threads := srv.switches()
 	if err != nil || cerr != nil {
 		s.err = fmt.Sprint("wrk: ", err, cerr, out)
 		return s
@@ -481,6 +487,9 @@ func (r *run) httpsOne(def serverDef, round int) sample {
 		"server_cpu_util": cpu / duration.Seconds(), // share of the pinned CPU
 		"p50_us":          latency(wrkLat50, out),
 		"p99_us":          latency(wrkLat99, out),
+		"socket_errors":   0,
+		"ctxsw_per_req":   float64(sw1-sw0) / reqs,
+		"threads":         float64(threads),
 	}
 	if n := wrkNon2.FindStringSubmatch(out); n != nil {
 		v, _ := strconv.ParseFloat(n[1], 64)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,4 +223,30 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// switches is the context switches, voluntary and not, of the server's
+// living threads (and those of its children), with the number of
+// threads: a server that hands work between threads pays here.
+func (s *server) switches() (sw int64, threads int) {
+	pids := append([]int{s.cmd.Process.Pid}, childPIDs(s.cmd.Process.Pid)...)
+	for _, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/task", pid)
+		tasks, _ := os.ReadDir(dir)
+		for _, t := range tasks {
+			b, err := os.ReadFile(filepath.Join(dir, t.Name(), "status"))
+			if err != nil {
+				continue // the thread ended
+			}
+			threads++
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, "ctxt_switches:") {
+					f := strings.Fields(line)
+					n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+					sw += n
+				}
+			}
+		}
+	}
+	return sw, threads
 }

@@ -217,6 +217,8 @@ func (r *run) write(env [][2]string) error {
 			{"hs_per_server_cpu", "hs per server CPU-s", "%.0f"},
 			{"hs_per_s", "hs/s", "%.0f"},
 			{"server_cpu_util", "server CPU share", "%.2f"},
+			{"ctxsw_per_hs", "server context switches/hs", "%.1f"},
+			{"threads", "server threads", "%.0f"},
 			{"failed", "failed", "%.0f"},
 			{"resumed", "resumed", "%.0f"},
 		})
@@ -233,6 +235,7 @@ func (r *run) write(env [][2]string) error {
 			{"server_cpu_util", "server CPU share", "%.2f"},
 			{"p50_us", "p50 µs", "%.0f"},
 			{"p99_us", "p99 µs", "%.0f"},
+			{"ctxsw_per_req", "server context switches/req", "%.3f"},
 			{"socket_errors", "socket errors", "%.0f"},
 		})
 		r.raw(&b, "https")
