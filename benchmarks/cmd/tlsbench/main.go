@@ -34,19 +34,20 @@ import (
 )
 
 var (
-	binDir    = flag.String("bin", "bin", "directory of the built servers (evio-echo, net-tls-echo, net-http, evio-http)")
-	outDir    = flag.String("out", "results", "directory for the results file")
-	name      = flag.String("name", "", "results file name without extension (default <date>_<time>-tls)")
-	serverCPU = flag.Int("server-cpu", 0, "CPU the servers are pinned to")
-	loadCPU   = flag.Int("load-cpu", 1, "CPU wrk is pinned to (run this driver pinned there too)")
-	rounds    = flag.Int("rounds", 5, "rounds per part and mode")
-	duration  = flag.Duration("duration", 5*time.Second, "timed window of the handshake and wrk runs")
-	idle      = flag.Int("idle", 8000, "idle connections per server for the memory figure")
-	workers   = flag.Int("workers", 16, "client workers in the handshake loop")
-	wrkConns  = flag.Int("wrk-c", 50, "wrk connections")
-	parts     = flag.String("parts", "memory,handshakes,https", "parts to run")
-	nginxBin  = flag.String("nginx", "nginx", "nginx binary for the https part (skipped when absent)")
-	script    = flag.String("script", "", "the script command line that ran this, for the results file")
+	binDir      = flag.String("bin", "bin", "directory of the built servers (evio-echo, net-tls-echo, net-http, evio-http)")
+	outDir      = flag.String("out", "results", "directory for the results file")
+	name        = flag.String("name", "", "results file name without extension (default <date>_<time>-tls)")
+	serverCPU   = flag.Int("server-cpu", 0, "CPU the servers are pinned to")
+	loadCPU     = flag.Int("load-cpu", 1, "CPU wrk is pinned to (run this driver pinned there too)")
+	rounds      = flag.Int("rounds", 5, "rounds per part and mode")
+	duration    = flag.Duration("duration", 5*time.Second, "timed window of the handshake and wrk runs")
+	idle        = flag.Int("idle", 8000, "idle connections per server for the memory figure")
+	workers     = flag.Int("workers", 16, "client workers in the handshake loop")
+	wrkConns    = flag.Int("wrk-c", 50, "wrk connections")
+	parts       = flag.String("parts", "memory,handshakes,https", "parts to run")
+	nginxBin    = flag.String("nginx", "nginx", "nginx binary for the https part (skipped when absent)")
+	serverProcs = flag.Int("server-gomaxprocs", 1, "GOMAXPROCS of the Go servers (1 matches their one CPU)")
+	script      = flag.String("script", "", "the script command line that ran this, for the results file")
 )
 
 // serverDef says how to start one row's server on a port.
@@ -135,8 +136,6 @@ func raiseNofile() {
 	}
 }
 
-var goEnv = []string{"GOMAXPROCS=1"}
-
 func (r *run) goServer(bin string, extra ...string) func(int) ([]string, string, string) {
 	return func(port int) ([]string, string, string) {
 		heap := filepath.Join(r.tmp, fmt.Sprintf("heap-%s-%d.json", bin, port))
@@ -158,7 +157,9 @@ func (r *run) start(def serverDef) (*server, string, error) {
 	argv, heap, url := def.argv(port)
 	var env []string
 	if heap != "" {
-		env = goEnv
+		// One P per server, matching its one CPU, unless a diagnosis asks
+		// otherwise.
+		env = []string{fmt.Sprintf("GOMAXPROCS=%d", *serverProcs)}
 	}
 	logPath := filepath.Join(r.tmp, fmt.Sprintf("server-%d.log", port))
 	s, err := startServer(*serverCPU, env, logPath, fmt.Sprintf("127.0.0.1:%d", port), heap, argv...)

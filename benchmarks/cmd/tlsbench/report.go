@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,7 +88,40 @@ func stat(vals []float64, format string) string {
 	return fmt.Sprintf("**%s** [%s–%s]", f(med), f(s[0]), f(s[len(s)-1]))
 }
 
-func (r *run) table(b *strings.Builder, part string, cols []column) {
+// paired is the column "÷ evio": a row's figure over evio's in the same
+// mode and round, measured minutes apart at most, so the machine's load
+// (other work shares these two CPUs) cancels out better than in the
+// medians of the figures themselves.
+type paired struct {
+	key, ref, title string
+}
+
+func (r *run) ratios(part string, p paired) map[[2]string][]float64 {
+	type rk struct {
+		mode  string
+		round int
+	}
+	ref := map[rk]float64{}
+	for _, s := range r.samples {
+		if s.part == part && s.server == p.ref && s.err == "" {
+			ref[rk{s.mode, s.round}] = s.v[p.key]
+		}
+	}
+	out := map[[2]string][]float64{}
+	for _, s := range r.samples {
+		if s.part != part || s.err != "" {
+			continue
+		}
+		if d, ok := ref[rk{s.mode, s.round}]; ok && d != 0 {
+			k := [2]string{s.mode, s.server}
+			out[k] = append(out[k], s.v[p.key]/d)
+		}
+	}
+	return out
+}
+
+func (r *run) table(b *strings.Builder, part string, p paired, cols []column) {
+	ratios := r.ratios(part, p)
 	type key struct{ mode, server string }
 	var order []key
 	vals := map[key]map[string][]float64{}
@@ -110,11 +144,11 @@ func (r *run) table(b *strings.Builder, part string, cols []column) {
 		}
 	}
 	// Rows in a fixed order: mode as run, then server name as first seen.
-	fmt.Fprintf(b, "| mode | server | rounds |")
+	fmt.Fprintf(b, "| mode | server | rounds | %s |", p.title)
 	for _, c := range cols {
 		fmt.Fprintf(b, " %s |", c.title)
 	}
-	b.WriteString("\n|---|---|---|")
+	b.WriteString("\n|---|---|---|---|")
 	for range cols {
 		b.WriteString("---|")
 	}
@@ -125,7 +159,7 @@ func (r *run) table(b *strings.Builder, part string, cols []column) {
 		if fails[k] > 0 {
 			rounds += fmt.Sprintf(" (+%d failed)", fails[k])
 		}
-		fmt.Fprintf(b, "| %s | %s | %s |", k.mode, k.server, rounds)
+		fmt.Fprintf(b, "| %s | %s | %s | %s |", k.mode, k.server, rounds, stat(ratios[[2]string{k.mode, k.server}], "%.2f"))
 		for _, c := range cols {
 			fmt.Fprintf(b, " %s |", stat(vals[k][c.key], c.format))
 		}
@@ -173,6 +207,8 @@ func (r *run) write(env [][2]string) error {
 	b.WriteString("evio's TLS (`Events.TLSConfig`) beside a goroutine-per-connection crypto/tls server, net/http and nginx. " +
 		"Each cell: **median** [min–max] over the rounds; servers alternate inside each round, their order rotating. " +
 		"Server CPU is utime+stime from /proc/PID/stat over the timed window (nginx: master plus worker).\n\n")
+	b.WriteString("The column *÷ evio's, paired* divides a row's figure by evio's in the same mode and round " +
+		"(the two measured back to back), median [min–max] over the rounds: on a shared machine it is steadier than the figures.\n\n")
 	b.WriteString("Run with:\n\n```\n")
 	if *script != "" {
 		b.WriteString(*script + "\n# which ran:\n")
@@ -197,7 +233,7 @@ func (r *run) write(env [][2]string) error {
 			"(net/http: one `GET /` keep-alive request), then idle. RSS is VmRSS after minus before, over the connections; "+
 			"heap is runtime.MemStats.HeapAlloc after a forced GC (SIGUSR2 hook), after minus before, over the connections; "+
 			"stack is StackInuse likewise (goroutine stacks are not in the heap).\n\n", *idle)
-		r.table(&b, "memory", []column{
+		r.table(&b, "memory", paired{"rss_kb_per_conn", "evio", "RSS ÷ evio's, paired"}, []column{
 			{"rss_kb_per_conn", "RSS KiB/conn", "%.2f"},
 			{"heap_kb_per_conn", "heap KiB/conn", "%.2f"},
 			{"stack_kb_per_conn", "stack KiB/conn", "%.2f"},
@@ -213,7 +249,7 @@ func (r *run) write(env [][2]string) error {
 			"CPU share is the server's CPU time over the wall time (1.0 = the pinned CPU saturated). The client runs on the other CPU, "+
 			"and its half of each handshake costs about as much as the server's, so hs/s is mostly the client's limit; hs per server CPU-second is the figure.\n\n",
 			*workers, *duration)
-		r.table(&b, "handshakes", []column{
+		r.table(&b, "handshakes", paired{"hs_per_server_cpu", "evio", "hs per CPU-s ÷ evio's, paired"}, []column{
 			{"hs_per_server_cpu", "hs per server CPU-s", "%.0f"},
 			{"hs_per_s", "hs/s", "%.0f"},
 			{"server_cpu_util", "server CPU share", "%.2f"},
@@ -229,7 +265,7 @@ func (r *run) write(env [][2]string) error {
 			"`wrk -t1 -c%d -d%ds --latency` pinned to CPU %d, after a 1 s wrk warm-up on fresh connections; the window includes the %d handshakes of the timed run's connections. "+
 			"Every server answers `Hello, World!` (13 bytes, text/plain). `evio (plain HTTP)` is the same evio server without TLS, in the same rounds.\n\n",
 			*wrkConns, int(duration.Seconds()), *loadCPU, *wrkConns)
-		r.table(&b, "https", []column{
+		r.table(&b, "https", paired{"cpu_us_per_req", "evio", "CPU/req ÷ evio's (TLS), paired"}, []column{
 			{"cpu_us_per_req", "server CPU µs/req", "%.2f"},
 			{"req_per_s", "req/s", "%.0f"},
 			{"server_cpu_util", "server CPU share", "%.2f"},
@@ -267,10 +303,37 @@ func (r *run) write(env [][2]string) error {
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
 	}
+	if err := r.writeJSON(filepath.Join(*outDir, *name+".json")); err != nil {
+		return err
+	}
 	path := filepath.Join(*outDir, *name+".md")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	fmt.Println("tlsbench: wrote", path)
 	return nil
+}
+
+// jsonSample is a sample as the .json file beside the results keeps it.
+type jsonSample struct {
+	Part   string             `json:"part"`
+	Mode   string             `json:"mode"`
+	Server string             `json:"server"`
+	Round  int                `json:"round"`
+	Values map[string]float64 `json:"values,omitempty"`
+	Error  string             `json:"error,omitempty"`
+}
+
+// writeJSON keeps every measurement, so that other tables can be drawn
+// from a run later.
+func (r *run) writeJSON(path string) error {
+	out := make([]jsonSample, len(r.samples))
+	for i, s := range r.samples {
+		out[i] = jsonSample{s.part, s.mode, s.server, s.round, s.v, s.err}
+	}
+	b, err := json.MarshalIndent(out, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
