@@ -1,14 +1,17 @@
 // Package srv holds what every Go benchmark server shares: the command-line
-// flags (-port, -loops, -stats) and the allocation hook the harness reads.
+// flags (-port, -loops, -stats, and for the TLS benchmark -tls-cert-file,
+// -tls-key-file, -heap) and the hooks the harness reads.
 package srv
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/metrics"
 	"syscall"
 )
@@ -17,6 +20,24 @@ import (
 type Config struct {
 	Port  int // TCP port on 127.0.0.1
 	Loops int // event loops; servers without loops accept and ignore it
+	// TLSCertFile and TLSKeyFile are PEM files; when both are set, the
+	// server speaks TLS (the servers that support it; see TLS).
+	TLSCertFile, TLSKeyFile string
+}
+
+// TLS returns the server's TLS configuration, or nil when the flags ask
+// for plain TCP. It is the crypto/tls default apart from the certificate,
+// so that every Go server in the TLS benchmark negotiates the same way and
+// the client alone picks the version and the key exchange.
+func (c Config) TLS() *tls.Config {
+	if c.TLSCertFile == "" && c.TLSKeyFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		log.Fatalf("tls: %v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
 
 // Host is where every benchmark server listens: the harness sends traffic
@@ -33,11 +54,63 @@ func Parse() Config {
 	flag.IntVar(&c.Port, "port", 5000, "TCP port to listen on, on "+Host)
 	flag.IntVar(&c.Loops, "loops", 1, "event loops (ignored by servers without loops)")
 	stats := flag.String("stats", "", "on SIGUSR1, write allocation counters as JSON to this file")
+	flag.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate: serve TLS (with -tls-key-file)")
+	flag.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	heap := flag.String("heap", "", "on SIGUSR2, collect garbage and write heap figures as JSON to this file")
 	flag.Parse()
 	if *stats != "" {
 		startStatsHook(*stats)
 	}
+	if *heap != "" {
+		startHeapHook(*heap)
+	}
 	return c
+}
+
+// Heap is what the heap hook writes, after a full collection, so that
+// HeapAlloc is the live heap: the memory benchmark divides its growth by
+// the connections that caused it. StackInuse is apart from the heap, and
+// is where a goroutine-per-connection server's stacks show up.
+type Heap struct {
+	Seq          int64  `json:"seq"`
+	HeapAlloc    uint64 `json:"heap_alloc"`
+	HeapInuse    uint64 `json:"heap_inuse"`
+	StackInuse   uint64 `json:"stack_inuse"`
+	Sys          uint64 `json:"sys"`
+	NumGoroutine int    `json:"goroutines"`
+}
+
+// startHeapHook answers SIGUSR2 by writing Heap to path. A signal for the
+// same reason as the statistics hook; a signal of its own because it
+// collects garbage, which the allocation counters must not pay for.
+func startHeapHook(path string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR2)
+	go func() {
+		var seq int64
+		for range sig {
+			seq++
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			h := Heap{Seq: seq, HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse,
+				StackInuse: m.StackInuse, Sys: m.Sys, NumGoroutine: runtime.NumGoroutine()}
+			b, _ := json.Marshal(h)
+			writeAtomic(path, append(b, '\n'))
+		}
+	}()
+}
+
+// writeAtomic writes then renames, so a reader never sees half a file.
+func writeAtomic(path string, b []byte) {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		log.Printf("stats: %v", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		log.Printf("stats: %v", err)
+	}
 }
 
 // Stats is what the hook writes: runtime/metrics counters since the start
@@ -72,15 +145,7 @@ func startStatsHook(path string) {
 			s.AllocsBytes = samples[1].Value.Uint64()
 			s.GCCycles = samples[2].Value.Uint64()
 			b, _ := json.Marshal(s)
-			// Write then rename, so a reader never sees half a file.
-			tmp := path + ".tmp"
-			if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-				log.Printf("stats: %v", err)
-				continue
-			}
-			if err := os.Rename(tmp, path); err != nil {
-				log.Printf("stats: %v", err)
-			}
+			writeAtomic(path, append(b, '\n'))
 		}
 	}()
 }

@@ -20,6 +20,10 @@ type session struct {
 func main() {
 	cfg := srv.Parse()
 	events := evio.Events{NumLoops: cfg.Loops}
+	// With -tls-cert-file and -tls-key-file the same callbacks serve TLS:
+	// Data sees plaintext, so the TLS benchmark compares plain and TLS on
+	// one program.
+	events.TLSConfig = cfg.TLS()
 	events.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
 		return nil, evio.Options{ReuseInputBuffer: true}, evio.None
 	}

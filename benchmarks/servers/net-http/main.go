@@ -20,5 +20,11 @@ func main() {
 		h.Set("Content-Length", "13")
 		io.WriteString(w, plaintext.Body)
 	})
+	if tc := cfg.TLS(); tc != nil {
+		// The TLS benchmark's row: the same handler behind crypto/tls, as
+		// an http.Server serves HTTPS.
+		s := &http.Server{Addr: cfg.Addr(), TLSConfig: tc}
+		log.Fatal(s.ListenAndServeTLS("", ""))
+	}
 	log.Fatal(http.ListenAndServe(cfg.Addr(), nil))
 }
