@@ -210,11 +210,12 @@ type Events struct {
 	// 0 means 10 seconds.
 	TLSHandshakeTimeout time.Duration
 	// MaxTLSHandshakes bounds the TLS handshakes in flight across the
-	// server (each loop gets an equal share): a connection accepted beyond
-	// it waits, unread, for a handshake to end, within its own handshake
-	// timeout, so that slow or silent clients cannot make the server hold
-	// a goroutine and its buffers each. 0 means 1024; a negative value
-	// means no bound.
+	// server (each loop gets an equal share). A handshake starts when the
+	// client's first bytes arrive, so a silent client holds none; one
+	// beyond the bound waits (its input buffered, up to 64 KiB) for a
+	// handshake to end, within its own handshake timeout, so that slow
+	// clients cannot make the server hold a goroutine and its buffers
+	// each. 0 means 1024; a negative value means no bound.
 	MaxTLSHandshakes int
 
 	// NoRecover lets a panic in an event crash the program, as it would
