@@ -297,13 +297,9 @@ func (l *loop) handshakeDone(c *conn, s *tlsSession, err error) {
 		// The alert crypto/tls sent goes out first, and the close is
 		// graceful (lingering while input is unread), so that the peer
 		// reads the alert rather than a reset.
+		// settle closes once the engine holds none of it (drained).
 		s.failed = true
-		err = fmt.Errorf("evio: tls handshake: %w", err)
-		if c.out.Len() == 0 {
-			l.closeGracefully(c, err)
-			return
-		}
-		s.closeErr = err
+		s.closeErr = fmt.Errorf("evio: tls handshake: %w", err)
 		c.action = pendingClose
 		l.markDirty(c)
 		return
@@ -442,10 +438,6 @@ func (l *loop) drainTLS(c *conn, s *tlsSession, force bool) {
 // crypto/tls queued for the peer is written.
 func (l *loop) tlsFailed(c *conn, s *tlsSession, err error) {
 	s.failed = true
-	if c.out.Len() == 0 {
-		l.closeConn(c, err)
-		return
-	}
 	s.closeErr = err
 	c.action = pendingClose
 	l.markDirty(c)
