@@ -579,3 +579,33 @@ func TestTLSFailedHandshakeAlertIsDelivered(t *testing.T) {
 		}
 	})
 }
+
+// Session tickets work as crypto/tls makes them: a client with a session
+// cache resumes on its second connection, and Opened sees it.
+func TestTLSSessionResumption(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		resumed := make(chan bool, 2)
+		events := Events{TLSConfig: serverTLS(t)}
+		events.Opened = func(c Conn) ([]byte, Options, Action) {
+			st, _ := c.TLSConnectionState()
+			resumed <- st.DidResume
+			return []byte("hi"), Options{}, None
+		}
+		s := startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
+		cfg := clientTLS(t)
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		for i, want := range []bool{false, true} {
+			tc := s.dialTLS(0, cfg)
+			// The ticket comes after the handshake, with the first data.
+			b := make([]byte, 2)
+			tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(tc, b); err != nil {
+				t.Fatal(err)
+			}
+			if got := <-resumed; got != want || tc.ConnectionState().DidResume != want {
+				t.Fatalf("connection %d: resumed %v (client says %v), want %v", i, got, tc.ConnectionState().DidResume, want)
+			}
+			tc.Close()
+		}
+	})
+}
