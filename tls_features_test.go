@@ -119,20 +119,33 @@ func TestTLSOutputBounds(t *testing.T) {
 			t.Fatalf("the client read to %v, want a reset", err)
 		}
 
-		// Requests without reads: reading stops at the high mark.
+		// Requests without reads: a server that answers while its queue is
+		// under the high mark, keeps the rest of the requests for Drained,
+		// and is not read from above the mark, as examples/redis-server.
+		const high = 512 << 10
 		reply := bytes.Repeat([]byte("r"), 64<<10)
-		events = Events{TLSConfig: serverTLS(t)}
-		events.Opened = func(c Conn) ([]byte, Options, Action) {
-			setSendBuffer(c, 16<<10)
-			return nil, Options{OutputHighWater: 512 << 10, OutputLowWater: 128 << 10}, None
-		}
-		events.Data = func(c Conn, in []byte) ([]byte, Action) {
-			out := bytes.Repeat(reply, bytes.Count(in, []byte("?")))
+		var pending atomic.Int64
+		answer := func(c Conn) []byte {
+			var out []byte
+			for pending.Load() > 0 && c.QueuedOutput()+len(out) < high {
+				out = append(out, reply...)
+				pending.Add(-1)
+			}
 			if q := int64(c.QueuedOutput() + len(out)); q > maxQueued.Load() {
 				maxQueued.Store(q)
 			}
-			return out, None
+			return out
 		}
+		events = Events{TLSConfig: serverTLS(t)}
+		events.Opened = func(c Conn) ([]byte, Options, Action) {
+			setSendBuffer(c, 16<<10)
+			return nil, Options{OutputHighWater: high, OutputLowWater: 128 << 10}, None
+		}
+		events.Data = func(c Conn, in []byte) ([]byte, Action) {
+			pending.Add(int64(bytes.Count(in, []byte("?"))))
+			return answer(c), None
+		}
+		events.Drained = func(c Conn) ([]byte, Action) { return answer(c), None }
 		s = startServer(t, events, e.addr("tcp", "127.0.0.1:0"))
 		raw = s.dial(0)
 		raw.(*net.TCPConn).SetReadBuffer(16 << 10)
@@ -158,13 +171,14 @@ func TestTLSOutputBounds(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		close(stop)
 		n := <-sent
-		// The bound: the high mark plus one event's output (a read holds
-		// at most 64 KiB of requests: 8192 replies at the very worst), and
-		// in practice far less because TCP holds the client back.
-		if q := maxQueued.Load(); q > 64<<20 {
+		// The queue: the high mark plus one reply, in encrypted bytes
+		// (records add 22 bytes per 16 KiB).
+		if q := maxQueued.Load(); q > int64(high+len(reply)+8<<10) {
 			t.Fatalf("the queue reached %d bytes with a 512 KiB high mark", q)
 		}
-		if n >= 1<<20 {
+		// The client: held back by TCP once the server stops reading
+		// (kernel buffers), where 500 ms unchecked would be hundreds of MB.
+		if n >= 16<<20 {
 			t.Fatalf("the client sent %d bytes of requests unread: not held back", n)
 		}
 		t.Logf("client sent %d request bytes; the largest queue was %d bytes", n, maxQueued.Load())
