@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/evio-go/evio/internal/buffer"
 )
 
 // The transport a TLS connection's tls.Conn runs over (tls.go): an
@@ -282,7 +284,17 @@ func (s *tlsSession) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	l := c.loop
-	l.pool.Append(&c.out, p)
+	// A record (up to 16 KiB and a bit) goes into pooled chunks, as many
+	// as it takes, rather than a chunk of its own size: streaming output
+	// is a record after another, and each would be an allocation.
+	for rest := p; len(rest) > 0; {
+		n := len(rest)
+		if n > buffer.ChunkSize {
+			n = buffer.ChunkSize
+		}
+		l.pool.Append(&c.out, rest[:n])
+		rest = rest[n:]
+	}
 	l.queued += len(p)
 	l.markDirty(c)
 	return len(p), nil
