@@ -3,6 +3,8 @@ package evio
 import (
 	"fmt"
 	"time"
+
+	"github.com/evio-go/evio/internal/buffer"
 )
 
 // The connection core: what happens to a connection between its accept
@@ -207,7 +209,7 @@ func (l *loop) queue(c *conn, out []byte) {
 	if s := c.tlsSession(); s != nil {
 		l.encrypt(c, s, out)
 	} else {
-		l.pool.Append(&c.out, out)
+		l.appendOutput(c, out)
 		l.queued += len(out)
 	}
 	if high, _ := c.waterMarks(); c.out.Len() >= high {
@@ -215,6 +217,29 @@ func (l *loop) queue(c *conn, out []byte) {
 	}
 	l.markDirty(c)
 }
+
+// appendOutput copies out into c's queue. Output up to pooledOutputMax
+// (a read's worth, as a proxy forwards it) fills pooled chunks, which
+// steady streaming reuses; larger output gets a chunk of its own size, so
+// that a huge reply costs one allocation and what it holds.
+func (l *loop) appendOutput(c *conn, out []byte) {
+	if len(out) > pooledOutputMax {
+		l.pool.Append(&c.out, out)
+		return
+	}
+	for len(out) > 0 {
+		n := len(out)
+		if n > buffer.ChunkSize {
+			n = buffer.ChunkSize
+		}
+		l.pool.Append(&c.out, out[:n])
+		out = out[n:]
+	}
+}
+
+// pooledOutputMax is the largest output appendOutput spreads over pooled
+// chunks.
+const pooledOutputMax = readBufferSize
 
 // refuseOutput says why c may not queue more output, if it may not: its
 // bound, its expired write deadline, or its shut-down sending side.
