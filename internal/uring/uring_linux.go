@@ -30,12 +30,13 @@ const (
 	SetupDeferTaskrun = 1 << 13
 
 	// Opcodes.
-	OpNop    = 0
-	OpAccept = 13
-	OpClose  = 19
-	OpRead   = 22
-	OpSend   = 26
-	OpRecv   = 27
+	OpNop         = 0
+	OpAccept      = 13
+	OpAsyncCancel = 14 // Addr: the user data of the operation to cancel
+	OpClose       = 19
+	OpRead        = 22
+	OpSend        = 26
+	OpRecv        = 27
 )
 
 type sqringOffsets struct {
