@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/evio-go/evio/benchmarks/internal/proc"
 )
 
 // config is the run's settings; every one is recorded in the results.
@@ -242,7 +244,7 @@ func (h *harness) protoFor(w workload, s server) string {
 // the workload and stops the server. A failure is recorded in the sample.
 func (h *harness) runOne(round int, w workload, s server) Sample {
 	proto := h.protoFor(w, s)
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return Sample{Failed: err.Error()}
 	}
@@ -279,7 +281,7 @@ func (h *harness) runOne(round int, w workload, s server) Sample {
 	if err != nil {
 		return fail(err)
 	}
-	if !alive(rs.pid) {
+	if !proc.Alive(rs.pid) {
 		return fail(fmt.Errorf("server died during the run"))
 	}
 	return smp

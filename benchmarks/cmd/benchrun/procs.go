@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,11 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which
-// is 100 on every Linux architecture the harness runs on.
-const userHZ = 100
+	"github.com/evio-go/evio/benchmarks/internal/proc"
+)
 
 // children holds every process the harness has started and not yet
 // reaped, so that an interrupt or a failure ends each of them by PID.
@@ -93,31 +89,6 @@ func killChildren() {
 	}
 }
 
-// cpuTime returns the user plus system CPU time of process pid, all its
-// threads, living and exited, from /proc/PID/stat.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: count from its ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// After ")": state is field 3, so utime (14) and stime (15) are f[11], f[12].
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed /proc stat times")
-	}
-	return time.Duration(ut+st) * time.Second / userHZ, nil
-}
-
 // schedTime sums the run time of pid's living threads from
 // /proc/PID/task/*/schedstat: nanosecond resolution where /proc/PID/stat
 // has 10 ms, but blind to threads that exited. It is recorded beside
@@ -136,22 +107,6 @@ func schedTime(pid int) time.Duration {
 		}
 	}
 	return time.Duration(sum)
-}
-
-// rssKB returns VmRSS of pid in kB.
-func rssKB(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 // goStats is what a Go server's -stats hook writes (internal/srv.Stats).
@@ -179,17 +134,6 @@ func readGoStats(pid int, path string, last int64) (goStats, error) {
 	return goStats{}, errors.New("stats hook did not answer SIGUSR1")
 }
 
-// freePort asks the kernel for a free loopback port. The port is free
-// when this returns; the server binds it a moment later.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitListening dials addr until it answers or the process exits.
 func waitListening(addr string, cmd *exec.Cmd, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -199,21 +143,10 @@ func waitListening(addr string, cmd *exec.Cmd, timeout time.Duration) error {
 			c.Close()
 			return nil
 		}
-		if !alive(cmd.Process.Pid) {
+		if !proc.Alive(cmd.Process.Pid) {
 			return errors.New("server exited before listening")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return fmt.Errorf("nothing listening on %s after %v", addr, timeout)
-}
-
-// alive reports whether pid is running: not gone, and not a zombie
-// waiting to be reaped.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

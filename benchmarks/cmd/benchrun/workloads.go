@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evio-go/evio/benchmarks/internal/proc"
 )
 
 //go:embed pipeline.lua
@@ -99,7 +101,7 @@ func (rs *running) snap() (snapshot, error) {
 		rs.lastSeq = st.Seq
 		s.allocs, s.hasAllocs = st.AllocsObjects, true
 	}
-	cpu, err := cpuTime(rs.pid)
+	cpu, err := proc.CPUTime(rs.pid)
 	if err != nil {
 		return s, err
 	}
@@ -398,7 +400,7 @@ func parseRedisCSV(out string, n int) (loadResult, error) {
 // them all.
 func (h *harness) runIdle(rs *running) (Sample, error) {
 	c := h.cfg
-	rssBefore, err := rssKB(rs.pid)
+	rssBefore, err := proc.RSS(rs.pid)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -437,7 +439,7 @@ func (h *harness) runIdle(rs *running) (Sample, error) {
 	}
 	elapsed := time.Since(start)
 	time.Sleep(c.settle) // let the server finish what the last round trips started
-	rssAfter, err := rssKB(rs.pid)
+	rssAfter, err := proc.RSS(rs.pid)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -448,8 +450,8 @@ func (h *harness) runIdle(rs *running) (Sample, error) {
 	s := sample(before, after, loadResult{requests: float64(c.idle), seconds: elapsed.Seconds(),
 		rps: float64(c.idle) / elapsed.Seconds()})
 	s.IdleConns = c.idle
-	s.RSSBeforeKB, s.RSSAfterKB = rssBefore, rssAfter
-	s.RSSPerConn = float64(rssAfter-rssBefore) * 1024 / float64(c.idle)
+	s.RSSBeforeKB, s.RSSAfterKB = rssBefore>>10, rssAfter>>10
+	s.RSSPerConn = float64(rssAfter-rssBefore) / float64(c.idle)
 	return s, nil
 }
 

@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +30,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/evio-go/evio/benchmarks/internal/proc"
 )
 
 func main() {
@@ -45,10 +46,10 @@ func main() {
 	if *port == 0 {
 		*port = freePort()
 	}
-	proc := startServer(*server, *port)
+	srv := startServer(*server, *port)
 	defer func() {
-		proc.Process.Kill()
-		proc.Wait()
+		srv.Process.Kill()
+		srv.Wait()
 	}()
 	addr := "127.0.0.1:" + strconv.Itoa(*port)
 	waitListening(addr)
@@ -87,7 +88,7 @@ func main() {
 	cmd := fmt.Sprintf("*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$%d\r\n%s\r\n", len(payload), payload)
 	pr := bufio.NewReader(pub)
 
-	cpu0, start := cpuTicks(proc.Process.Pid), time.Now()
+	cpu0, start := cpuTime(srv.Process.Pid), time.Now()
 	inFlight := 0
 	for sent := 0; sent < *messages; {
 		for inFlight < *pipeline && sent < *messages {
@@ -105,7 +106,7 @@ func main() {
 	}
 	done.Wait()
 	elapsed := time.Since(start)
-	cpu := time.Duration(cpuTicks(proc.Process.Pid)-cpu0) * time.Second / 100 // USER_HZ
+	cpu := cpuTime(srv.Process.Pid) - cpu0
 	delivered := received.Load()
 	fmt.Printf("%s: %d subscribers, %d messages of %d B: %d delivered in %v: %.0f deliveries/s, server CPU %v (%.2f µs per delivery)\n",
 		filepath.Base(*server), *subscribers, *messages, *size, delivered, elapsed.Round(time.Millisecond),
@@ -141,15 +142,6 @@ func waitListening(addr string) {
 	log.Fatalf("nothing listens on %s", addr)
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // readReply reads one RESP value (of the kinds pub/sub sends) and returns
 // its first line.
 func readReply(r *bufio.Reader) (string, error) {
@@ -176,18 +168,6 @@ func readReply(r *bufio.Reader) (string, error) {
 	return line, nil
 }
 
-// cpuTicks is the user and system time of process pid, in clock ticks.
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+2:])
-	utime, _ := strconv.ParseInt(string(f[11]), 10, 64)
-	stime, _ := strconv.ParseInt(string(f[12]), 10, 64)
-	return utime + stime
-}
-
 func raiseFileLimit(n int) {
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
@@ -201,4 +181,23 @@ func raiseFileLimit(n int) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		log.Fatalf("raising the open-file limit to %d: %v", n, err)
 	}
+}
+
+// cpuTime is pid's user and system CPU time (proc.CPUTime); a process
+// that cannot be read ends the run.
+func cpuTime(pid int) time.Duration {
+	t, err := proc.CPUTime(pid)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return t
+}
+
+// freePort is a free loopback port (proc.FreePort); none ends the run.
+func freePort() int {
+	port, err := proc.FreePort()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return port
 }

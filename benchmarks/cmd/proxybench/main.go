@@ -12,8 +12,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evio-go/evio/benchmarks/internal/proc"
 )
 
 func main() {
@@ -81,12 +81,12 @@ func main() {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		waitListening(addr)
 		pid := cmd.Process.Pid
-		cpu0 := cpuTicks(pid)
+		cpu0 := cpuTime(pid)
 		out, err := exec.Command("redis-benchmark", "-p", strconv.Itoa(port), "-t", "get,set", "-n", strconv.Itoa(*requests), "-c", "50", "-q").CombinedOutput()
 		if err != nil {
 			log.Fatalf("%s: redis-benchmark: %v\n%s", p.name, err, out)
 		}
-		cpu := time.Duration(cpuTicks(pid)-cpu0) * time.Second / 100
+		cpu := cpuTime(pid) - cpu0
 		total := 2 * *requests
 		rates := regexp.MustCompile(`(SET|GET): ([\d.]+) requests per second`).FindAllStringSubmatch(string(out), -1)
 		var rateText []string
@@ -166,39 +166,31 @@ func waitListening(addr string) {
 	log.Fatalf("nothing listens on %s", addr)
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		log.Fatal(err)
-	}
-	f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+2:])
-	utime, _ := strconv.ParseInt(string(f[11]), 10, 64)
-	stime, _ := strconv.ParseInt(string(f[12]), 10, 64)
-	return utime + stime
-}
-
-// rss is the resident memory of process pid, in bytes.
+// rss is the resident memory of process pid, in bytes (proc.RSS); a
+// process that cannot be read ends the run.
 func rss(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := proc.RSS(pid)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmRSS:") {
-			kb, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
-			return kb << 10
-		}
+	return n
+}
+
+// cpuTime is pid's user and system CPU time (proc.CPUTime); a process
+// that cannot be read ends the run.
+func cpuTime(pid int) time.Duration {
+	t, err := proc.CPUTime(pid)
+	if err != nil {
+		log.Fatal(err)
 	}
-	return 0
+	return t
+}
+
+// freePort is a free loopback port (proc.FreePort); none ends the run.
+func freePort() int {
+	port, err := proc.FreePort()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return port
 }

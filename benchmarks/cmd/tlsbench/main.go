@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/evio-go/evio/benchmarks/internal/proc"
 )
 
 var (
@@ -150,7 +152,7 @@ func (r *run) tlsFlags() []string {
 
 // start starts def on a free port; it logs the command once per server.
 func (r *run) start(def serverDef) (*server, string, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -248,7 +250,7 @@ func (r *run) memoryOne(def serverDef, m tlsMode, round int) sample {
 	defer srv.stop()
 	time.Sleep(200 * time.Millisecond) // the listening probe's failed handshake ends
 	h0, err1 := srv.heap()
-	rss0, err2 := srv.rss()
+	rss0, err2 := proc.RSS(srv.cmd.Process.Pid)
 	if err1 != nil || err2 != nil {
 		s.err = fmt.Sprint(err1, err2)
 		return s
@@ -270,7 +272,7 @@ func (r *run) memoryOne(def serverDef, m tlsMode, round int) sample {
 	// server settle before reading.
 	time.Sleep(time.Second)
 	h1, err1 := srv.heap()
-	rss1, err2 := srv.rss()
+	rss1, err2 := proc.RSS(srv.cmd.Process.Pid)
 	if err1 != nil || err2 != nil {
 		s.err = fmt.Sprint(err1, err2)
 		return s

@@ -14,10 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// userHZ is the unit of utime and stime in /proc/PID/stat.
-const userHZ = 100
+	"github.com/evio-go/evio/benchmarks/internal/proc"
+)
 
 // children holds every process the driver started and has not reaped, so
 // that an interrupt ends each of them by PID.
@@ -85,7 +84,7 @@ func waitListening(addr string, timeout time.Duration) error {
 // any child it leaves behind (nginx's worker), also by PID.
 func (s *server) stop() {
 	pid := s.cmd.Process.Pid
-	kids := childPIDs(pid)
+	kids := proc.Children(pid)
 	done := make(chan struct{})
 	go func() { s.cmd.Wait(); close(done) }()
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -110,7 +109,7 @@ func killChildren() {
 	children.Lock()
 	defer children.Unlock()
 	for pid, cmd := range children.m {
-		for _, k := range childPIDs(pid) {
+		for _, k := range proc.Children(pid) {
 			syscall.Kill(k, syscall.SIGKILL)
 		}
 		cmd.Process.Kill()
@@ -118,73 +117,23 @@ func killChildren() {
 	}
 }
 
-// childPIDs lists the children of pid's main thread (nginx's workers).
-func childPIDs(pid int) []int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // cpuTime is utime+stime of the server, all its threads, plus those of
 // its living children: nginx serves from a worker process, its master
 // only waits.
 func (s *server) cpuTime() (time.Duration, error) {
 	pid := s.cmd.Process.Pid
-	total, err := procCPU(pid)
+	total, err := proc.CPUTime(pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range childPIDs(pid) {
-		t, err := procCPU(k)
+	for _, k := range proc.Children(pid) {
+		t, err := proc.CPUTime(k)
 		if err != nil {
 			return 0, err
 		}
 		total += t
 	}
 	return total, nil
-}
-
-// procCPU reads utime and stime from /proc/PID/stat.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces: count from its ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed /proc stat times")
-	}
-	return time.Duration(ut+st) * time.Second / userHZ, nil
-}
-
-// rss is the server's VmRSS in bytes.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 // heapStats mirrors internal/srv.Heap.
@@ -215,21 +164,11 @@ func (s *server) heap() (heapStats, error) {
 	return h, errors.New("no heap figures from the server")
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // switches is the context switches, voluntary and not, of the server's
 // living threads (and those of its children), with the number of
 // threads: a server that hands work between threads pays here.
 func (s *server) switches() (sw int64, threads int) {
-	pids := append([]int{s.cmd.Process.Pid}, childPIDs(s.cmd.Process.Pid)...)
+	pids := append([]int{s.cmd.Process.Pid}, proc.Children(s.cmd.Process.Pid)...)
 	for _, pid := range pids {
 		dir := fmt.Sprintf("/proc/%d/task", pid)
 		tasks, _ := os.ReadDir(dir)
