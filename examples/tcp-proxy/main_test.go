@@ -20,9 +20,7 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		proxyProc.Remove()
-		if redisServer.dir != "" {
-			os.RemoveAll(redisServer.dir)
-		}
+		redisServer.Remove()
 		os.Exit(code)
 	}))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -12,11 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/evio-go/evio/examples/internal/testproc"
 )
 
 // Real TLS clients through the proxy, run as a process with its
@@ -163,49 +162,13 @@ func TestTLSRedisCLI(t *testing.T) {
 }
 
 // redisServer is examples/redis-server, built once per test binary for
-// TestTLSRedisCLI; TestMain removes it.
-var redisServer struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
+// the redis-cli tests through the proxy.
+var redisServer = testproc.Binary{Name: "redis-server", Package: "../redis-server"}
 
 // startRedisServer runs examples/redis-server on a free port of 127.0.0.1
 // and returns its address; it is killed when the test ends.
 func startRedisServer(t *testing.T) string {
 	t.Helper()
-	redisServer.once.Do(func() {
-		redisServer.dir, redisServer.err = os.MkdirTemp("", "redis-server-test")
-		if redisServer.err != nil {
-			return
-		}
-		redisServer.path = filepath.Join(redisServer.dir, "redis-server")
-		if out, err := exec.Command("go", "build", "-o", redisServer.path, "../redis-server").CombinedOutput(); err != nil {
-			redisServer.err = fmt.Errorf("go build ../redis-server: %v\n%s", err, out)
-		}
-	})
-	if redisServer.err != nil {
-		t.Fatal(redisServer.err)
-	}
-	proc := exec.Command(redisServer.path, "-bind", "127.0.0.1", "-port", "0")
-	stdout, err := proc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proc.Process.Kill()
-		proc.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading redis-server's listening line: %v", err)
-	}
-	m := regexp.MustCompile(`listening on tcp://(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no address in %q", line)
-	}
-	return m[1]
+	_, addr := redisServer.Start(t, "-bind", "127.0.0.1", "-port", "0")
+	return addr
 }

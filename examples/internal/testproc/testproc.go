@@ -19,7 +19,8 @@ import (
 
 // Binary is an example package built once per test binary.
 type Binary struct {
-	Name string // the program's name; the package is the test's directory
+	Name    string // the program's name
+	Package string // the package to build, relative to the test's directory; "" for the test's own
 
 	once sync.Once
 	dir  string
@@ -27,8 +28,7 @@ type Binary struct {
 	err  error
 }
 
-// Path builds the program in the current directory, the first time, and
-// returns its path.
+// Path builds the program, the first time, and returns its path.
 func (b *Binary) Path() (string, error) {
 	b.once.Do(func() {
 		b.dir, b.err = os.MkdirTemp("", b.Name+"-test")
@@ -36,8 +36,12 @@ func (b *Binary) Path() (string, error) {
 			return
 		}
 		b.path = filepath.Join(b.dir, b.Name)
-		if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+		pkg := b.Package
+		if pkg == "" {
+			pkg = "."
+		}
+		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
 	return b.path, b.err
