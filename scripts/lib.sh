@@ -103,3 +103,38 @@ stop_server() {
 		rm -f "$1"
 	fi
 }
+
+# redis_benchmark LABEL TESTS [redis-benchmark flags]: runs redis-benchmark
+# -q with the flags (which name the server, the tests and the requests) and
+# checks that it exits 0, reports no error, and prints a rate above 0 for
+# exactly TESTS tests. The rate lines are printed, and bench_rates holds
+# them as "TEST rate ..." for the summary. Uses $tmp.
+redis_benchmark() {
+	local label=$1 tests=$2 status=0 line rate n=0
+	shift 2
+	bench_rates=
+	timeout 300 redis-benchmark -q "$@" >"$tmp/bench.raw" 2>&1 || status=$?
+	tr '\r' '\n' <"$tmp/bench.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench.txt"
+	sed 's/^/      /' "$tmp/bench.txt"
+	if ((status != 0)); then
+		fail "redis-benchmark ($label) exited with status $status: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
+		return 1
+	fi
+	if tr '\r' '\n' <"$tmp/bench.raw" | grep -qiE 'error|ERR '; then
+		fail "redis-benchmark ($label) reported errors: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -iE 'error|ERR ' | head -3 | tr '\n' ' ')"
+		return 1
+	fi
+	while read -r line; do
+		rate=$(sed -nE 's/^[^:]*: ([0-9]+)\.[0-9]+ requests per second.*/\1/p' <<<"$line")
+		if [[ -z $rate ]] || ((rate <= 0)); then
+			fail "redis-benchmark ($label): no rate above 0 in: $line"
+			return 1
+		fi
+		bench_rates+="$(sed -E 's/^([A-Z_]+).*/\1/' <<<"$line") $rate "
+		n=$((n + 1))
+	done <"$tmp/bench.txt"
+	if ((n != tests)); then
+		fail "redis-benchmark ($label): $n of $tests tests reported"
+		return 1
+	fi
+}

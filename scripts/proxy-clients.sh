@@ -93,24 +93,9 @@ stop_behind() {
 benchmark() {
 	local label=$1
 	shift
-	if ! timeout 120 redis-benchmark -h 127.0.0.1 -p "$proxy_port" -q -t set,get -n "$BENCH_REQUESTS" "$@" >"$tmp/bench.raw" 2>&1; then
-		fail "redis-benchmark ($label) failed: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
-		return
-	fi
-	tr '\r' '\n' <"$tmp/bench.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench.txt"
-	sed 's/^/      /' "$tmp/bench.txt"
-	if tr '\r' '\n' <"$tmp/bench.raw" | grep -qiE 'error|ERR '; then
-		fail "redis-benchmark ($label) reported errors: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -iE 'error|ERR ' | head -3 | tr '\n' ' ')"
-		return
-	fi
-	local n
-	n=$(wc -l <"$tmp/bench.txt")
-	if ((n != 2)); then
-		fail "redis-benchmark ($label): $n of 2 tests reported"
-		return
-	fi
+	redis_benchmark "$label" 2 -h 127.0.0.1 -p "$proxy_port" -t set,get -n "$BENCH_REQUESTS" "$@" || return
 	echo "    ok: redis-benchmark $label: set and get x $BENCH_REQUESTS requests, no errors"
-	bench_line+="$label: $(sed -E 's/^([A-Z_]+)[^:]*: ([0-9]+)\.[0-9]+ requests per second.*/\1 \2/' "$tmp/bench.txt" | tr '\n' ' ')"
+	bench_line+="$label: $bench_rates"
 }
 
 redis_checks() {
@@ -199,12 +184,10 @@ tls_checks() {
 		expect_eq "redis-cli --tls PING" PONG "$("${cli[@]}" PING 2>&1)"
 		expect_eq "redis-cli --tls SET" OK "$("${cli[@]}" SET greeting "hello, TLS proxy" 2>&1)"
 		expect_eq "redis-cli --tls GET" "hello, TLS proxy" "$("${cli[@]}" GET greeting 2>&1)"
-		if out=$(timeout 60 redis-benchmark --tls --cacert "$cert" -h 127.0.0.1 -p "$proxy_port" -q -t get -n "$TLS_BENCH_REQUESTS" 2>&1 | tr '\r' '\n') &&
-			grep -qE '^GET: [0-9.]+ requests per second' <<<"$out" && ! grep -qiE 'error|ERR ' <<<"$out"; then
-			tls_rps=$(sed -nE 's/^GET: ([0-9]+)\.[0-9]+ requests per second.*/\1/p' <<<"$out")
+		if redis_benchmark "--tls get" 1 --tls --cacert "$cert" -h 127.0.0.1 -p "$proxy_port" -t get -n "$TLS_BENCH_REQUESTS"; then
+			tls_rps=${bench_rates#GET }
+			tls_rps=${tls_rps% }
 			echo "    ok: redis-benchmark --tls get x $TLS_BENCH_REQUESTS: $tls_rps requests per second, no errors"
-		else
-			fail "redis-benchmark --tls: $(grep -v '^ *$' <<<"$out" | tail -3 | tr '\n' ' ')"
 		fi
 		stop_behind
 	fi

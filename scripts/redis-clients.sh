@@ -150,24 +150,9 @@ pubsub_checks() {
 benchmark() {
 	local label=$1
 	shift
-	if ! timeout 120 redis-benchmark "$@" -q -t "$BENCH_TESTS" -n "$BENCH_REQUESTS" -P "$BENCH_PIPELINE" >"$tmp/bench.raw" 2>&1; then
-		fail "redis-benchmark ($label) failed: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
-		return
-	fi
-	tr '\r' '\n' <"$tmp/bench.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench.txt"
-	sed 's/^/      /' "$tmp/bench.txt"
-	if tr '\r' '\n' <"$tmp/bench.raw" | grep -qiE 'error|ERR '; then
-		fail "redis-benchmark ($label) reported errors: $(tr '\r' '\n' <"$tmp/bench.raw" | grep -iE 'error|ERR ' | head -3 | tr '\n' ' ')"
-		return
-	fi
-	local n
-	n=$(wc -l <"$tmp/bench.txt")
-	if ((n != 6)); then
-		fail "redis-benchmark ($label): $n of 6 tests reported"
-		return
-	fi
+	redis_benchmark "$label" 6 "$@" -t "$BENCH_TESTS" -n "$BENCH_REQUESTS" -P "$BENCH_PIPELINE" || return
 	echo "    ok: redis-benchmark $label: 6 tests x $BENCH_REQUESTS requests, pipeline $BENCH_PIPELINE, no errors"
-	bench_line=$(sed -E 's/^([A-Z_]+)[^:]*: ([0-9]+)\.[0-9]+ requests per second.*/\1 \2/' "$tmp/bench.txt" | tr '\n' ' ')
+	bench_line=$bench_rates
 }
 
 # benchmark_defaults LABEL [redis-benchmark flags]: runs redis-benchmark -q
@@ -285,23 +270,10 @@ tcli() { timeout 20 redis-cli "${tls_args[@]}" "$@"; }
 # tls_benchmark LABEL [redis-benchmark flags]: redis-benchmark --tls -t
 # set,get must exit 0, report no error, and a rate above 0 for both.
 tls_benchmark() {
-	local label=$1 status=0 test rate
+	local label=$1
 	shift
-	timeout 60 redis-benchmark "${tls_args[@]}" -q -t set,get "$@" >"$tmp/bench-tls.raw" 2>&1 || status=$?
-	tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -E 'requests per second' | sed 's/^ *//' >"$tmp/bench-tls.txt"
-	sed 's/^/      /' "$tmp/bench-tls.txt"
-	if ((status != 0)) || tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -qiE 'error|ERR '; then
-		fail "redis-benchmark --tls ($label): status $status: $(tr '\r' '\n' <"$tmp/bench-tls.raw" | grep -v '^ *$' | tail -3 | tr '\n' ' ')"
-		return
-	fi
-	for test in SET GET; do
-		rate=$(sed -nE "s/^$test: ([0-9]+)\.[0-9]+ requests per second.*/\1/p" "$tmp/bench-tls.txt")
-		if [[ -z $rate ]] || ((rate <= 0)); then
-			fail "redis-benchmark --tls ($label): no rate above 0 for $test"
-			return
-		fi
-		bench_line+="$test $rate "
-	done
+	redis_benchmark "--tls $label" 2 "${tls_args[@]}" -t set,get "$@" || return
+	bench_line+=$bench_rates
 	echo "    ok: redis-benchmark --tls $label: set,get without errors"
 }
 
