@@ -14,8 +14,9 @@ import (
 // More of the uapi: provided-buffer rings, multishot operations, waiting
 // with a timeout.
 const (
-	registerPbufRing   = 22
-	registerUnregister = 23 // IORING_UNREGISTER_PBUF_RING
+	registerEnableRings = 12
+	registerPbufRing    = 22
+	registerUnregister  = 23 // IORING_UNREGISTER_PBUF_RING
 
 	enterExtArg = 1 << 3
 
@@ -31,6 +32,13 @@ const (
 	CQEMore   = 1 << 1 // a multishot operation goes on: more completions follow
 
 	CQEBufferShift = 16
+
+	// OpAsyncCancel flags (in OpFlags).
+	CancelAll = 1 << 0 // every matching operation, not just the first
+	CancelFD  = 1 << 1 // match on FD instead of Addr's user data
+	CancelAny = 1 << 2 // match every operation of the ring
+
+	PollAddMulti = 1 << 0 // OpPollAdd Len: report readiness until cancelled
 )
 
 type bufReg struct {
@@ -151,21 +159,37 @@ type getEventsArg struct {
 	ts        uint64
 }
 
-// SubmitWait is Submit that waits at most timeout for waitFor completions;
-// a wait that times out is not an error (it returns what was submitted).
+// SubmitWait is Submit that waits at most timeout for waitFor completions
+// (none: it only reaps what is ready, which a ring with SetupDeferTaskrun
+// needs to see completions at all); a wait that times out or is
+// interrupted is not an error. It returns what was submitted.
 func (r *Ring) SubmitWait(waitFor uint32, timeout time.Duration) (int, error) {
 	n := r.sqPending
 	if n > 0 {
 		atomic.StoreUint32(r.sqTail, *r.sqTail+n)
 		r.sqPending = 0
 	}
-	ts := unix.NsecToTimespec(int64(timeout))
-	arg := getEventsArg{sigmaskSz: 8, ts: uint64(uintptr(unsafe.Pointer(&ts)))}
+	r.waitTS = unix.NsecToTimespec(int64(timeout))
+	r.waitArg = getEventsArg{sigmaskSz: 8, ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
 	got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(waitFor),
-		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg))
+		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
 	switch errno {
 	case 0, unix.ETIME, unix.EINTR:
 		return int(got), nil
 	}
 	return int(got), fmt.Errorf("uring: io_uring_enter: %w", errno)
 }
+
+// EnableRings enables a ring made with SetupRDisabled. With
+// SetupSingleIssuer the calling thread becomes the only one that may submit
+// to it: the caller locks its goroutine to its thread first.
+func (r *Ring) EnableRings() error {
+	_, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), registerEnableRings, 0, 0, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("uring: enabling the ring: %w", errno)
+	}
+	return nil
+}
+
+// Pending is the number of entries written and not yet submitted.
+func (r *Ring) Pending() int { return int(r.sqPending) }

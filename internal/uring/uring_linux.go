@@ -24,6 +24,7 @@ const (
 
 	// Setup flags.
 	SetupClamp        = 1 << 4
+	SetupRDisabled    = 1 << 6 // created disabled: EnableRings makes the caller's thread its issuer
 	SetupSubmitAll    = 1 << 7
 	SetupCoopTaskrun  = 1 << 8
 	SetupSingleIssuer = 1 << 12
@@ -31,6 +32,8 @@ const (
 
 	// Opcodes.
 	OpNop         = 0
+	OpPollAdd     = 6 // OpFlags: the poll events; Len: PollAddMulti for a multishot poll
+	OpSendMsg     = 9 // Addr: a *unix.Msghdr
 	OpAccept      = 13
 	OpAsyncCancel = 14 // Addr: the user data of the operation to cancel
 	OpClose       = 19
@@ -110,6 +113,12 @@ type Ring struct {
 	cqHead, cqTail *uint32 // we advance head; the kernel advances tail
 	cqMask         uint32
 	cqes           []CQE
+
+	// The arguments of a timed wait live here, on the heap: the kernel
+	// reads them through addresses passed as integers, which Go would not
+	// update if it moved a goroutine's stack.
+	waitTS  unix.Timespec
+	waitArg getEventsArg
 }
 
 // Setup creates a ring with room for entries submissions (a power of two)

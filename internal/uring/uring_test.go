@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -132,5 +133,43 @@ func TestSetupRefused(t *testing.T) {
 	setupSyscall = func(uint32, *params) (int, syscall.Errno) { return -1, unix.EMFILE }
 	if _, err := Setup(64, 0); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("EMFILE: Setup error %v, want an error that is not ErrUnavailable", err)
+	}
+}
+
+// A ring is created disabled on one goroutine, its buffer ring registered
+// there, and enabled by the goroutine that will be its only issuer, on
+// its own thread: how an engine builds each loop's ring before the loop
+// runs.
+func TestEnableOnAnotherThread(t *testing.T) {
+	r := setupOrSkip(t, SetupClamp|SetupSingleIssuer|SetupDeferTaskrun|SetupRDisabled)
+	br, err := r.RegisterBufRing(0, 4, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	done := make(chan string, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := r.EnableRings(); err != nil {
+			done <- err.Error()
+			return
+		}
+		sqe := r.GetSQE()
+		sqe.Opcode, sqe.UserData = OpNop, 9
+		if _, err := r.SubmitWait(1, time.Second); err != nil {
+			done <- err.Error()
+			return
+		}
+		cqe, ok := r.PeekCQE()
+		if !ok || cqe.UserData != 9 {
+			done <- "no completion for the nop"
+			return
+		}
+		r.SeenCQE()
+		done <- ""
+	}()
+	if msg := <-done; msg != "" {
+		t.Fatal(msg)
 	}
 }
