@@ -165,6 +165,43 @@ func (p *Pool) Consume(q **Output, n int) {
 	}
 }
 
+// Take moves chunks off the front of *q into dst, at most max of them and
+// none that would take the bytes past maxBytes but the first, for an
+// engine whose writes complete later: the bytes stay in those chunks, which the caller gives back with
+// Put once the kernel is done with them. head is where the pending bytes
+// of the first chunk start; n is how many bytes were taken.
+func (p *Pool) Take(q **Output, dst [][]byte, max, maxBytes int) (chunks [][]byte, head, n int) {
+	o := *q
+	if o == nil {
+		return dst, 0, 0
+	}
+	head = o.head
+	k := 0
+	for k < len(o.chunks) && k < max {
+		c := o.chunks[k]
+		m := len(c)
+		if k == 0 {
+			m -= head
+		} else if n+m > maxBytes {
+			break
+		}
+		n += m
+		dst = append(dst, c)
+		k++
+	}
+	rest := copy(o.chunks, o.chunks[k:])
+	for i := rest; i < len(o.chunks); i++ {
+		o.chunks[i] = nil
+	}
+	o.chunks = o.chunks[:rest]
+	o.head = 0
+	o.n -= n
+	if len(o.chunks) == 0 {
+		p.Reset(q)
+	}
+	return dst, head, n
+}
+
 // Reset drops everything pending on *q and releases it.
 func (p *Pool) Reset(q **Output) {
 	o := *q

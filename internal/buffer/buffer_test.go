@@ -166,3 +166,63 @@ func TestVectoredConsumeKeepsOrder(t *testing.T) {
 		t.Fatalf("drained output still held: len %d", out.Len())
 	}
 }
+
+// Take hands an engine whose writes complete later the chunks themselves,
+// bounded by count and bytes, in order, and leaves the rest queued; the
+// chunks come back through Put only when the engine is done with them,
+// so nothing it still sends can be reused meanwhile.
+func TestTakeMovesChunksInOrder(t *testing.T) {
+	var p Pool
+	var q *Output
+	want := bytes.Repeat([]byte("0123456789"), 2000) // 20,000 bytes: five chunks
+	p.Append(&q, want[:ChunkSize*2])
+	for i := ChunkSize * 2; i < len(want); i += 1000 {
+		end := i + 1000
+		if end > len(want) {
+			end = len(want)
+		}
+		p.Append(&q, want[i:end])
+	}
+	p.Consume(&q, 10) // a head inside the first chunk
+	var got []byte
+	for q.Len() > 0 {
+		before := q.Len()
+		chunks, head, n := p.Take(&q, nil, 2, 6000)
+		if len(chunks) == 0 || len(chunks) > 2 || n != before-q.Len() {
+			t.Fatalf("took %d chunks, %d bytes, queue %d -> %d", len(chunks), n, before, q.Len())
+		}
+		sum := 0
+		for i, c := range chunks {
+			if i == 0 {
+				c = c[head:]
+			}
+			got = append(got, c...)
+			sum += len(c)
+		}
+		if sum != n {
+			t.Fatalf("chunks hold %d bytes, Take said %d", sum, n)
+		}
+		if n > 6000 && len(chunks) > 1 {
+			t.Fatalf("took %d bytes in %d chunks, past the bound", n, len(chunks))
+		}
+		if p.free != nil && len(p.free) > 0 {
+			// Nothing goes back to the pool until Put.
+			for _, f := range p.free {
+				for _, c := range chunks {
+					if &f[:1][0] == &c[:1][0] {
+						t.Fatal("a chunk in flight is in the pool")
+					}
+				}
+			}
+		}
+		for _, c := range chunks {
+			p.Put(c)
+		}
+	}
+	if !bytes.Equal(got, want[10:]) {
+		t.Fatalf("took %d bytes out of order or lost some (want %d)", len(got), len(want)-10)
+	}
+	if q != nil {
+		t.Fatal("the Output record was not released once empty")
+	}
+}
