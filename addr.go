@@ -12,6 +12,7 @@ type listenSpec struct {
 	network   string // tcp, tcp4, tcp6, udp, udp4, udp6 or unix
 	address   string // host:port, or a path for unix
 	portable  bool   // the scheme had the -net suffix
+	uring     bool   // the scheme had the -uring suffix
 	reusePort bool
 	tlsKey    string      // the value of the tls key, if given
 	tls       *tls.Config // TLS for its connections (resolveTLS); nil for plain
@@ -26,14 +27,18 @@ func parseAddr(raw string) (listenSpec, error) {
 	if i := strings.Index(raw, "://"); i >= 0 {
 		ls.network, ls.address = raw[:i], raw[i+3:]
 	}
-	if strings.HasSuffix(ls.network, "-net") {
+	switch {
+	case strings.HasSuffix(ls.network, "-net"):
 		ls.network = strings.TrimSuffix(ls.network, "-net")
 		ls.portable = true
+	case strings.HasSuffix(ls.network, "-uring"):
+		ls.network = strings.TrimSuffix(ls.network, "-uring")
+		ls.uring = true
 	}
 	switch ls.network {
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix":
 	default:
-		return ls, fmt.Errorf("evio: listen %q: unknown scheme %q (want tcp, tcp4, tcp6, udp, udp4, udp6 or unix, optionally with -net)", raw, ls.network)
+		return ls, fmt.Errorf("evio: listen %q: unknown scheme %q (want tcp, tcp4, tcp6, udp, udp4, udp6 or unix, optionally with -net or -uring)", raw, ls.network)
 	}
 	if i := strings.IndexByte(ls.address, '?'); i >= 0 {
 		query := ls.address[i+1:]

@@ -400,9 +400,16 @@ func (l *loop) dropOutput() {
 // wrote is how a transport reports n bytes of c.out taken by the socket
 // (or by the engine, which then counts as the socket).
 func (l *loop) wrote(c *conn, n int) {
+	l.pool.Consume(&c.out, n)
+	l.sent(c, n)
+}
+
+// sent counts n bytes of c's output as written: taken by the socket, or
+// moved off c.out by an engine that writes them later (the io_uring
+// engine, whose sends complete after the loop has gone on).
+func (l *loop) sent(c *conn, n int) {
 	l.counters.writes++
 	l.counters.bytesOut += uint64(n)
-	l.pool.Consume(&c.out, n)
 	l.queued -= n
 	l.stampActivity(c)
 }

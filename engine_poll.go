@@ -3,6 +3,7 @@
 package evio
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -21,9 +22,14 @@ const pollEngineAvailable = true
 // System calls that tests fail or count, behind variables as in Go's
 // hook_unix.go files.
 var (
-	acceptFunc    = socket.Accept
-	writeFunc     = socket.Write
-	unsettledFunc = socket.Unsettled
+	acceptFunc = socket.Accept
+	// uringAcceptFault, when set, is asked about each connection the
+	// io_uring engine accepts: an error is handled as if accept had
+	// failed with it, and the connection is taken again (as a failed
+	// accept leaves it in the backlog) when accepting goes on.
+	uringAcceptFault func() error
+	writeFunc        = socket.Write
+	unsettledFunc    = socket.Unsettled
 )
 
 // pollListener is a bound socket. Each is watched by one loop only, its
@@ -51,8 +57,11 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 			ln.unixFile.remove()
 		}
 		for _, l := range s.loops {
-			if l.tp != nil {
-				l.tp.(*pollTransport).poller.Close()
+			switch t := l.tp.(type) {
+			case *pollTransport:
+				t.poller.Close()
+			case interface{ release() }:
+				t.release()
 			}
 		}
 	}()
@@ -63,7 +72,26 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		}
 		listeners = append(listeners, ln)
 	}
+	s.engine = pollEngineName
+	for _, spec := range specs {
+		if spec.uring {
+			s.engine = "io_uring"
+		}
+	}
 	for _, l := range s.loops {
+		if s.engine == "io_uring" {
+			t, err := openURing(l)
+			if err == nil {
+				l.tp = t
+				continue
+			}
+			if l.index > 0 || !errors.Is(err, ErrIOUringUnavailable) {
+				return fmt.Errorf("evio: %w", err)
+			}
+			// Refused by the system: the server runs on epoll, and says
+			// why in Server.EngineFallback.
+			s.engine, s.engineFallback = pollEngineName, err
+		}
 		p, err := poll.Open()
 		if err != nil {
 			return fmt.Errorf("evio: %w", err)
@@ -74,16 +102,28 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		// Spread listeners over the loops; each one is polled by its home
 		// loop only (see docs/ARCHITECTURE.md, "Accepting").
 		ln.home = s.loops[i%numLoops]
-		t := ln.home.tp.(*pollTransport)
-		ln.token = uint64(len(t.listeners))
-		t.listeners = append(t.listeners, ln)
-		if err := t.poller.Add(ln.origin.fd, ln.token, poll.Readable); err != nil {
+		if err := ln.home.tp.(listenerWatcher).addListener(ln); err != nil {
 			return fmt.Errorf("evio: listen %s %s: %w", ln.spec.network, ln.spec.address, err)
 		}
-		ln.watched = true
 		s.addrs = append(s.addrs, ln.origin.addr)
 	}
 	return s.run(nil)
+}
+
+// listenerWatcher is a transport that accepts on pollListeners: the poll
+// engine's, and the io_uring engine's.
+type listenerWatcher interface {
+	// addListener makes ln one of the transport's listeners and starts
+	// accepting on it (for UDP, reading from it).
+	addListener(ln *pollListener) error
+	// resumeAccept watches ln again after an accept pause.
+	resumeAccept(ln *pollListener) error
+}
+
+func (t *pollTransport) addListener(ln *pollListener) error {
+	ln.token = uint64(len(t.listeners))
+	t.listeners = append(t.listeners, ln)
+	return t.resumeAccept(ln)
 }
 
 // listenPoll binds one address.
@@ -169,18 +209,27 @@ func (ln *pollListener) onTimer(l *loop, now, arg int64) {
 	if l.stopping || ln.watched {
 		return
 	}
-	t := l.tp.(*pollTransport)
-	if err := t.poller.Add(ln.origin.fd, ln.token, poll.Readable); err != nil {
+	if err := l.tp.(listenerWatcher).resumeAccept(ln); err != nil {
 		l.server.shutdown(fmt.Errorf("evio: resuming accept on %s %s: %w", ln.spec.network, ln.spec.address, err))
-		return
+	}
+}
+
+func (t *pollTransport) resumeAccept(ln *pollListener) error {
+	if err := t.poller.Add(ln.origin.fd, ln.token, poll.Readable); err != nil {
+		return err
 	}
 	ln.watched = true
+	return nil
 }
 
 // readDatagrams serves the datagrams waiting on a UDP socket: one Data
 // event each.
-func (t *pollTransport) readDatagrams(ln *pollListener) {
-	buf := t.l.readBuf
+func (t *pollTransport) readDatagrams(ln *pollListener) { readDatagrams(t.l, ln) }
+
+// readDatagrams reads up to datagramBatch datagrams from ln, a UDP socket,
+// into l's read buffer, and serves each.
+func readDatagrams(l *loop, ln *pollListener) {
+	buf := l.readBuf
 	for i := 0; i < datagramBatch; i++ {
 		n, sa, err := unix.Recvfrom(ln.origin.fd, buf, 0)
 		if err != nil {
@@ -191,6 +240,6 @@ func (t *pollTransport) readDatagrams(ln *pollListener) {
 			// unreachable, say): the socket itself is fine.
 			return
 		}
-		t.l.serveDatagram(&ln.origin, socket.AddrOf(sa), append([]byte(nil), buf[:n]...))
+		l.serveDatagram(&ln.origin, socket.AddrOf(sa), append([]byte(nil), buf[:n]...))
 	}
 }

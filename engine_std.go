@@ -32,6 +32,12 @@ var stdAcceptFunc = func(ln net.Listener) (net.Conn, error) { return ln.Accept()
 
 func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error {
 	s := newServer(events, numLoops, h)
+	s.engine = "net"
+	for _, spec := range specs {
+		if spec.uring {
+			s.engineFallback = fmt.Errorf("%w: the system has no epoll or kqueue, so the portable engine runs", ErrIOUringUnavailable)
+		}
+	}
 	var listeners []*stdListener
 	closeListeners := func() {
 		for _, ln := range listeners {

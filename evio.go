@@ -104,6 +104,17 @@ type Server struct {
 	Addrs []net.Addr
 	// NumLoops is the number of event loops the server runs.
 	NumLoops int
+	// Engine names the engine the loops run on: "epoll" or "kqueue" (the
+	// default), "io_uring" (asked for with the -uring scheme suffix, on
+	// Linux), or "net" (the portable engine, asked for with -net, and the
+	// only one where the system has neither epoll nor kqueue).
+	Engine string
+	// EngineFallback is nil unless io_uring was asked for and the system
+	// refused it (a kernel older than 6.1, the io_uring_disabled sysctl,
+	// a container's seccomp profile): it then wraps ErrIOUringUnavailable
+	// and the system's error, and the server runs on Engine instead, with
+	// the same events and guarantees. Nothing is logged.
+	EngineFallback error
 }
 
 // Events holds the callbacks of a server and its settings. Every field is
@@ -264,6 +275,10 @@ func Serve(events Events, addr ...string) error {
 // bound (see Options.MaxOutput and Events.MaxTotalOutput): its peer was not
 // reading fast enough.
 var ErrOutputLimit = errors.New("evio: output limit exceeded")
+
+// ErrIOUringUnavailable is what Server.EngineFallback wraps when a server
+// asked for io_uring runs on another engine because the system refused it.
+var ErrIOUringUnavailable = errors.New("evio: io_uring is not available")
 
 // ErrWriteClosed is the error Closed reports for a connection whose event
 // returned output after the CloseWrite action.

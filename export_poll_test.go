@@ -35,6 +35,12 @@ func sockoptInt(c Conn, level, opt int) (int, error) {
 func failAccept(err error) (restore func()) {
 	realPoll, realStd := acceptFunc, stdAcceptFunc
 	var failed atomic.Bool
+	uringAcceptFault = func() error {
+		if failed.CompareAndSwap(false, true) {
+			return err
+		}
+		return nil
+	}
 	acceptFunc = func(fd int) (int, socket.Addr, error) {
 		if failed.CompareAndSwap(false, true) {
 			return -1, socket.Addr{}, err
@@ -47,7 +53,7 @@ func failAccept(err error) (restore func()) {
 		}
 		return realStd(ln)
 	}
-	return func() { acceptFunc, stdAcceptFunc = realPoll, realStd }
+	return func() { acceptFunc, stdAcceptFunc, uringAcceptFault = realPoll, realStd, nil }
 }
 
 // setRecvBuffer sets a socket's receive buffer, from a Dialer's Control.

@@ -75,7 +75,7 @@ func residentBytes() int64 {
 // idleBudget is the documented server memory per idle connection (see
 // docs/GUARANTEES.md): what the server's resident set grows by for each
 // open connection that is doing nothing.
-var idleBudget = map[string]int64{"poll": 300, "std": 12 << 10}
+var idleBudget = map[string]int64{"poll": 300, "std": 12 << 10, "uring": 300}
 
 // TestIdleConnectionMemory opens 10,000 idle connections to a server in a
 // child process and checks how much its resident memory grew for them.
@@ -87,7 +87,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 // after its handshake and a 4-byte echo: crypto/tls's Conn and its
 // buffers, with no goroutine (a goroutine-per-connection server holds
 // 27-34 KB; see benchmarks/).
-var tlsIdleBudget = map[string]int64{"poll": 16 << 10, "std": 32 << 10}
+var tlsIdleBudget = map[string]int64{"poll": 16 << 10, "std": 32 << 10, "uring": 16 << 10}
 
 // TestTLSIdleConnectionMemory does the same with TLS 1.3 connections
 // (Go's default key exchange), each through its handshake and an echo.

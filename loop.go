@@ -159,6 +159,7 @@ func (l *loop) post(t task) {
 func (l *loop) run() {
 	defer l.server.loopsDone.Done()
 	defer l.exited.Store(true)
+	defer l.tp.exit()
 	defer l.publishCounters() // the final counts, for Counters after the end
 	l.goroutine.Store(goroutineID())
 	if l.index == 0 && l.server.events.Tick != nil {

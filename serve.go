@@ -19,6 +19,7 @@ func serve(events Events, addrs []string, h *Handle) error {
 	}
 	specs := make([]listenSpec, len(addrs))
 	portable := !pollEngineAvailable
+	var uring, netAsked bool
 	for i, raw := range addrs {
 		spec, err := parseAddr(raw)
 		if err != nil {
@@ -29,6 +30,11 @@ func serve(events Events, addrs []string, h *Handle) error {
 		}
 		specs[i] = spec
 		portable = portable || spec.portable
+		uring = uring || spec.uring
+		netAsked = netAsked || spec.portable
+	}
+	if uring && netAsked {
+		return errors.New("evio: the -net and -uring scheme suffixes ask for two engines; one server runs one")
 	}
 	numLoops := events.NumLoops
 	switch {
@@ -51,8 +57,12 @@ type server struct {
 	handlers handlers // calls events
 	loops    []*loop  // immutable once the loops run
 	addrs    []net.Addr
-	balance  *balancer
-	budget   *outputBudget
+	// engine names the engine the loops run on (Server.Engine);
+	// engineFallback says why it is not io_uring, which was asked for.
+	engine         string
+	engineFallback error
+	balance        *balancer
+	budget         *outputBudget
 
 	// handle is the Handle of a server started with Start; nil for Serve.
 	handle *Handle
@@ -110,7 +120,7 @@ func (s *server) handshakeTimeout() time.Duration {
 // returns the first fatal error. start, when not nil, runs once the loops
 // are running (the portable engine starts accepting there).
 func (s *server) run(start func()) error {
-	action, err := s.handlers.serving(Server{Addrs: s.addrs, NumLoops: len(s.loops)})
+	action, err := s.handlers.serving(s.description())
 	if err != nil || action == Shutdown {
 		return err
 	}
@@ -130,6 +140,11 @@ func (s *server) run(start func()) error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.err
+}
+
+// description is what Serving and Handle.Server report.
+func (s *server) description() Server {
+	return Server{Addrs: s.addrs, NumLoops: len(s.loops), Engine: s.engine, EngineFallback: s.engineFallback}
 }
 
 // shutdown stops the server: every loop drains and exits. err, when not

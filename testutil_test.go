@@ -94,7 +94,7 @@ type engine struct {
 	suffix string // "" for epoll/kqueue, "-net" for the portable engine
 }
 
-var engines = []engine{{"poll", ""}, {"std", "-net"}}
+var engines = []engine{{"poll", ""}, {"std", "-net"}, {"uring", "-uring"}}
 
 // addr builds an address for this engine: e.addr("tcp", "127.0.0.1:0").
 func (e engine) addr(scheme, address string) string {
@@ -262,10 +262,14 @@ func dialTimeout(addr string) (net.Conn, error) {
 // loopIndexOf tells which loop serves c.
 func loopIndexOf(c Conn) int { return c.(*conn).loop.index }
 
-// engineOf tells which engine serves c: "poll" or "std".
+// engineOf tells which engine serves c: "poll", "std" or "uring".
 func engineOf(c Conn) string {
-	if cc := c.(*conn); cc.ext != nil && cc.ext.stream != nil {
+	cc := c.(*conn)
+	switch {
+	case cc.ext != nil && cc.ext.stream != nil:
 		return "std"
+	case strings.Contains(fmt.Sprintf("%T", cc.loop.tp), "uring"):
+		return "uring"
 	}
 	return "poll"
 }

@@ -92,6 +92,11 @@ type transport interface {
 	// localAddr asks c's socket for its local address; ok is false once
 	// the socket is gone. Any goroutine: Conn.LocalAddr calls it.
 	localAddr(c *conn) (a socket.Addr, ok bool)
+	// exit runs on the loop's goroutine as the loop ends, after its last
+	// poll: the engine releases what only that goroutine may touch (the
+	// io_uring engine's ring, which accepts submissions from its thread
+	// only).
+	exit()
 }
 
 // interest is what a connection is watched for.

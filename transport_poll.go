@@ -86,6 +86,7 @@ func (t *pollTransport) dispatch(token uint64, pr poll.Ready) {
 }
 
 func (t *pollTransport) wake()        { t.poller.Wake() }
+func (t *pollTransport) exit()        {} // servePoll closes the poller
 func (t *pollTransport) handle(*task) {} // the poll engine posts no taskIO
 
 func (t *pollTransport) register(c *conn, want interest) error {
@@ -139,20 +140,9 @@ func (t *pollTransport) writeAside(c *conn, p []byte) int {
 // connect starts a non-blocking connect; one in progress is watched for
 // writability, which reports its end.
 func (t *pollTransport) connect(c *conn, d *dialState) (bool, error) {
-	var family int
-	var sa unix.Sockaddr
-	if d.network == "unix" {
-		family, sa = unix.AF_UNIX, &unix.SockaddrUnix{Name: d.address}
-	} else {
-		a := d.target.Addr().Unmap()
-		switch {
-		case a.Is4() && d.network != "tcp6":
-			family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(d.target.Port()), Addr: a.As4()}
-		case a.Is6() && d.network != "tcp4":
-			family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(d.target.Port()), Addr: a.As16()}
-		default:
-			return false, fmt.Errorf("no %s address: %s", d.network, d.target)
-		}
+	family, sa, err := dialSockaddr(d)
+	if err != nil {
+		return false, err
 	}
 	fd, inProgress, err := socket.Connect(family, sa)
 	if err != nil {
@@ -168,6 +158,21 @@ func (t *pollTransport) connect(c *conn, d *dialState) (bool, error) {
 	}
 	c.armed = want
 	return !inProgress, nil
+}
+
+// dialSockaddr is the socket address a dial connects to, and its family.
+func dialSockaddr(d *dialState) (family int, sa unix.Sockaddr, err error) {
+	if d.network == "unix" {
+		return unix.AF_UNIX, &unix.SockaddrUnix{Name: d.address}, nil
+	}
+	a := d.target.Addr().Unmap()
+	switch {
+	case a.Is4() && d.network != "tcp6":
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(d.target.Port()), Addr: a.As4()}, nil
+	case a.Is6() && d.network != "tcp4":
+		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(d.target.Port()), Addr: a.As16()}, nil
+	}
+	return 0, nil, fmt.Errorf("no %s address: %s", d.network, d.target)
 }
 
 func (t *pollTransport) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }

@@ -17,3 +17,6 @@ func (t *pollTransport) writeOnce(c *conn, limit int) (n int, full bool, err err
 	n, err = writeFunc(int(c.fd), p)
 	return n, n < len(p), err
 }
+
+// pollEngineName is what Server.Engine says for the poll engine here.
+const pollEngineName = "kqueue"

@@ -5,6 +5,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pollEngineName is what Server.Engine says for the poll engine here.
+const pollEngineName = "epoll"
+
 // maxIovecs bounds the chunks one writev takes.
 const maxIovecs = 64
 

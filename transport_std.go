@@ -108,6 +108,8 @@ func (t *stdTransport) payOwed() {
 	}
 }
 
+func (t *stdTransport) exit() {}
+
 func (t *stdTransport) wake() {
 	select {
 	case t.signal <- struct{}{}:

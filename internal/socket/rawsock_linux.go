@@ -101,3 +101,20 @@ func Writev(fd int, iov []unix.Iovec) (int, error) {
 	}
 	return int(n), nil
 }
+
+// PeerAddr is the address a connected socket's peer has, without
+// allocating: for a socket accepted without asking for it (a multishot
+// accept of io_uring).
+func PeerAddr(fd int) (Addr, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	_, _, errno := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd),
+		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)))
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	return addrOfRaw(&rsa), nil
+}
+
+// AddrOfRaw converts an address the kernel wrote (an io_uring accept's).
+func AddrOfRaw(rsa *unix.RawSockaddrAny) Addr { return addrOfRaw(rsa) }

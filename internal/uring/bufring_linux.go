@@ -26,6 +26,7 @@ const (
 	// SQE IOPrio bits of accept and recv.
 	AcceptMultishot = 1 << 0
 	RecvMultishot   = 1 << 1
+	SendPollFirst   = 1 << 0 // wait for room before trying: after -EAGAIN
 
 	// CQE flags.
 	CQEBuffer = 1 << 0 // a provided buffer was used: its id is Flags >> CQEBufferShift
