@@ -55,6 +55,8 @@ check_tools() {
 	for tool in go gcc wrk redis-benchmark redis-server taskset; do
 		command -v "$tool" >/dev/null || missing+=("${package[$tool]}")
 	done
+	# The C io_uring floor is built on liburing.
+	[[ -f /usr/include/liburing.h ]] || missing+=(liburing-dev)
 	if ((${#missing[@]})); then
 		die "missing tools; install them with: apt-get install -y ${missing[*]}"
 	fi
@@ -87,6 +89,7 @@ build() {
 	echo "run.sh: building into $bin"
 	(cd "$here" && go build -o "$bin/" ./servers/... ./cmd/...)
 	gcc -O2 -Wall -o "$bin/floor" "$here/cfloor/floor.c"
+	gcc -O2 -Wall -o "$bin/uring-floor" "$here/cfloor/uring.c" -luring
 	local ex
 	for ex in http-server redis-server; do
 		rm -f "$bin/example-$ex"

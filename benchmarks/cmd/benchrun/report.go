@@ -109,7 +109,51 @@ type Results struct {
 	ServerOrder []string          `json:"server_order"`
 	Workloads   []WorkloadInfo    `json:"workloads"`
 	Summary     []Summary         `json:"summary"`
+	Pairs       []Pair            `json:"pairs,omitempty"`
 	Samples     []Sample          `json:"samples"`
+}
+
+// Pair is the paired ratio of one row's metric to another's, for the
+// comparisons that are neither against gnet nor against the C floor: the
+// io_uring engine against evio's epoll engine and against the C io_uring
+// server, and that server against the C epoll floor.
+type Pair struct {
+	Workload string  `json:"workload"`
+	Server   string  `json:"server"`
+	Over     string  `json:"over"`
+	Ratio    *Spread `json:"ratio"`
+	Below    int     `json:"below"` // rounds in which Server's figure was below Over's
+}
+
+// comparedPairs are the Pairs a run reports, when both rows ran.
+var comparedPairs = [][2]string{{refURing, ours}, {refURing, refURingFloor}, {refURing, refFloor}, {refURingFloor, refFloor}}
+
+// pairOf computes the paired ratio of a's metric to b's over the rounds.
+func pairOf(samples []Sample, workload, a, b string) *Pair {
+	byRound := map[int]map[string]float64{}
+	for _, s := range samples {
+		if s.Workload != workload || s.Failed != "" || s.metric() <= 0 || (s.Server != a && s.Server != b) {
+			continue
+		}
+		if byRound[s.Round] == nil {
+			byRound[s.Round] = map[string]float64{}
+		}
+		byRound[s.Round][s.Server] = s.metric()
+	}
+	p := &Pair{Workload: workload, Server: a, Over: b}
+	var r []float64
+	for _, m := range byRound {
+		if m[a] > 0 && m[b] > 0 {
+			r = append(r, m[a]/m[b])
+			if m[a] < m[b] {
+				p.Below++
+			}
+		}
+	}
+	if p.Ratio = spreadOf(r); p.Ratio == nil {
+		return nil
+	}
+	return p
 }
 
 // WorkloadInfo names a workload and describes its load.
@@ -131,6 +175,11 @@ func (h *harness) results(samples []Sample, interrupted bool) *Results {
 		for _, s := range h.servers {
 			if h.protoFor(w, s) != "" {
 				res.Summary = append(res.Summary, summarize(samples, w.name, s.name))
+			}
+		}
+		for _, pr := range comparedPairs {
+			if p := pairOf(samples, w.name, pr[0], pr[1]); p != nil {
+				res.Pairs = append(res.Pairs, *p)
 			}
 		}
 	}
@@ -313,6 +362,14 @@ func markdown(res *Results) string {
 		p("; %s ÷ baseline: ÷ %s (rounds cheaper than it)", ours, refBaseline)
 	}
 	p(".\n\n")
+	if len(res.Pairs) > 0 {
+		p("## io_uring, paired\n\nMedian [range] over the rounds of the ratio of one row's figure to another's in the same round, and in how many rounds it was below.\n\n")
+		p("| workload | ratio | median [range] | rounds below |\n|---|---|---|---|\n")
+		for _, pr := range res.Pairs {
+			p("| %s | %s ÷ %s | %s | %d/%d |\n", pr.Workload, pr.Server, pr.Over, ratioSpread(pr.Ratio), pr.Below, pr.Ratio.N)
+		}
+		p("\n")
+	}
 
 	for _, w := range res.Workloads {
 		p("## %s\n\n%s\n\n", w.Name, w.What)

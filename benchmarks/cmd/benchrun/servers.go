@@ -22,6 +22,10 @@ const (
 	// refBaseline is this library at an earlier revision (run.sh's
 	// BASELINE); only evio's figures are divided by it.
 	refBaseline = "evio-baseline"
+	// refURing is this library on its io_uring engine, and refURingFloor
+	// the C server that is its floor.
+	refURing      = "evio-uring"
+	refURingFloor = "c-uring"
 )
 
 // server is one row of the tables: a program per protocol it speaks.
@@ -54,6 +58,19 @@ func goServer(name, what, bin string, programs map[string]string) server {
 	}
 }
 
+// withArgs adds arguments to the command lines of s.
+func withArgs(s server, args ...string) server {
+	inner := s.argv
+	s.argv = func(proto string, port int, stats string) []string {
+		a := inner(proto, port, stats)
+		if a == nil {
+			return nil
+		}
+		return append(a, args...)
+	}
+	return s
+}
+
 // allServers lists the rows in table order. The example servers of the
 // evio repository are a row with examples, once run.sh has built them; the
 // baseline is a row whenever run.sh built bin/baseline-* (BASELINE set),
@@ -62,6 +79,8 @@ func allServers(bin string, examples bool, baselineRev string) []server {
 	ss := []server{
 		goServer(ours, "this library, github.com/evio-go/evio, Options{ReuseInputBuffer: true}", bin,
 			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}),
+		withArgs(goServer(refURing, "this library on its io_uring engine (-uring scheme suffix), the same servers as evio's", bin,
+			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}), "-engine", "uring"),
 		goServer("tidwall-evio", "github.com/tidwall/evio v1.0.8, the same server code as evio's", bin,
 			map[string]string{protoEcho: "tidwall-echo", protoHTTP: "tidwall-http", protoRedis: "tidwall-redis"}),
 		goServer(refGnet, "github.com/panjf2000/gnet/v2, one event loop", bin,
@@ -87,6 +106,13 @@ func allServers(bin string, examples bool, baselineRev string) []server {
 			what: "single-threaded C epoll server (cfloor/floor.c), gcc -O2: the floor",
 			argv: func(proto string, port int, _ string) []string {
 				return []string{filepath.Join(bin, "floor"), "-port", strconv.Itoa(port), "-loops", "1", "-mode", proto}
+			},
+		},
+		{
+			name: refURingFloor,
+			what: "single-threaded C io_uring server (cfloor/uring.c, liburing; the same answers as c-floor), gcc -O2: the io_uring floor",
+			argv: func(proto string, port int, _ string) []string {
+				return []string{filepath.Join(bin, "uring-floor"), "-port", strconv.Itoa(port), "-loops", "1", "-mode", proto}
 			},
 		},
 	}

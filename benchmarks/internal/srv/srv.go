@@ -23,6 +23,17 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile are PEM files; when both are set, the
 	// server speaks TLS (the servers that support it; see TLS).
 	TLSCertFile, TLSKeyFile string
+	// Engine is "uring" for evio's io_uring engine; empty for each
+	// library's default.
+	Engine string
+}
+
+// Scheme is the evio address scheme for Engine: "tcp" or "tcp-uring".
+func (c Config) Scheme() string {
+	if c.Engine == "uring" {
+		return "tcp-uring"
+	}
+	return "tcp"
 }
 
 // TLS returns the server's TLS configuration, or nil when the flags ask
@@ -56,6 +67,7 @@ func Parse() Config {
 	stats := flag.String("stats", "", "on SIGUSR1, write allocation counters as JSON to this file")
 	flag.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate: serve TLS (with -tls-key-file)")
 	flag.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	flag.StringVar(&c.Engine, "engine", "", `"uring": evio's io_uring engine (evio servers only; they fail rather than fall back)`)
 	heap := flag.String("heap", "", "on SIGUSR2, collect garbage and write heap figures as JSON to this file")
 	flag.Parse()
 	if *stats != "" {

@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/benchmarks/internal/eviosrv"
 	"github.com/evio-go/evio/benchmarks/internal/srv"
 )
 
@@ -24,5 +25,6 @@ func main() {
 		// be handed straight back.
 		return in, evio.None
 	}
-	log.Fatal(evio.Serve(events, "tcp://"+cfg.Addr()))
+	events.Serving = eviosrv.RequireEngine(cfg)
+	log.Fatal(evio.Serve(events, cfg.Scheme()+"://"+cfg.Addr()))
 }

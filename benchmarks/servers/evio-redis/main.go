@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/evio-go/evio"
+	"github.com/evio-go/evio/benchmarks/internal/eviosrv"
 	"github.com/evio-go/evio/benchmarks/internal/resp"
 	"github.com/evio-go/evio/benchmarks/internal/srv"
 )
@@ -44,5 +45,6 @@ func main() {
 		s.is.End(data[n:])
 		return out, evio.None
 	}
-	log.Fatal(evio.Serve(events, "tcp://"+cfg.Addr()))
+	events.Serving = eviosrv.RequireEngine(cfg)
+	log.Fatal(evio.Serve(events, cfg.Scheme()+"://"+cfg.Addr()))
 }
