@@ -59,6 +59,7 @@ type uringTransport struct {
 	sends     []*uringSend // send records by index, in flight or free
 	freeSends []int32
 	ops       int // operations in flight whose last completion is still to come
+	noBuffers int // receives that ended for want of a provided buffer (tests read it)
 
 	// cqes holds the completions reaped by the last wait, dispatched in
 	// order; next is the position of the one being dispatched.

@@ -182,6 +182,9 @@ func (t *uringTransport) recvDone(slot, fd int32, res int32, flags uint32) {
 		t.slowOf(c).eof = true
 		t.deliver(c)
 	case res == -int32(unix.ENOBUFS) || res == -int32(unix.ECANCELED) || res == -int32(unix.EAGAIN) || res == -int32(unix.EINTR):
+		if res == -int32(unix.ENOBUFS) {
+			t.noBuffers++
+		}
 		// Out of buffers: armed again once the batch gave them back.
 		// Cancelled: armed again if reading is wanted again meanwhile.
 		// EAGAIN, EINTR: armed again.

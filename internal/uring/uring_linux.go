@@ -98,6 +98,16 @@ var setupSyscall = func(entries uint32, p *params) (int, syscall.Errno) {
 	return int(fd), errno
 }
 
+// RefuseSetup makes every Setup fail with errno, as a system that refuses
+// io_uring would, until restore is called: for tests of the fall-back,
+// here and in the packages that use this one. Not safe to call while
+// another goroutine may call Setup.
+func RefuseSetup(errno syscall.Errno) (restore func()) {
+	real := setupSyscall
+	setupSyscall = func(uint32, *params) (int, syscall.Errno) { return -1, errno }
+	return func() { setupSyscall = real }
+}
+
 // Ring is one io_uring instance: its descriptor and mapped queues.
 type Ring struct {
 	fd       int
