@@ -54,7 +54,12 @@ expect_eq() {
 # it prints about its TCP listener, and sets server_pid and server_port.
 start_server() {
 	rm -f "$tmp/server.log"
-	"$@" >"$tmp/server.log" 2>&1 &
+	# EXAMPLE_FLAGS (say -io-uring) goes to every server a script starts,
+	# but those it runs on the portable engine (-stdlib): one engine each.
+	local extra=${EXAMPLE_FLAGS:-}
+	[[ " $* " == *" -stdlib "* ]] && extra=
+	# shellcheck disable=SC2086 # split into flags on purpose
+	"$@" $extra >"$tmp/server.log" 2>&1 &
 	server_pid=$!
 	local line=
 	for _ in $(seq 100); do
@@ -73,6 +78,8 @@ start_server() {
 	# shellcheck disable=SC2034 # read by the sourcing script
 	server_port=$(sed -E 's#.*listening on tcp(-net)?://[^ ]*:([0-9]+) .*#\2#' <<<"$line")
 	echo "  server pid $server_pid: $line"
+	# An engine asked for and refused says so (Server.EngineFallback).
+	grep -m1 -E ': running on [a-z_]+: ' "$tmp/server.log" | sed 's/^/  note: /' || true
 }
 
 # stop_server SOCKET: stops the server with SIGTERM and checks that it exits

@@ -8,6 +8,7 @@ package main
 import (
 	"flag"
 	"log"
+	"os"
 
 	"github.com/evio-go/evio"
 	"github.com/evio-go/evio/examples/internal/listenflags"
@@ -28,6 +29,7 @@ func main() {
 
 	events := evio.Events{NumLoops: listen.Loops, LoadBalance: listen.Balance}
 	events.Serving = func(s evio.Server) evio.Action {
+		listenflags.ReportFallback(os.Stderr, "echo-server", s)
 		for _, a := range s.Addrs {
 			log.Printf("echo server listening on %s://%s (loops: %d)", a.Network(), a, s.NumLoops)
 		}

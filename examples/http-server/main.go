@@ -74,6 +74,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/evio-go/evio/examples/internal/listenflags"
 	"io"
 	"log"
 	"os"
@@ -165,6 +166,7 @@ func run(cfg config, stdout io.Writer, stop <-chan struct{}) error {
 		tlsNote = ", TLS"
 	}
 	return srv.serve(func(s evio.Server) {
+		listenflags.ReportFallback(os.Stderr, "http-server", s)
 		for _, a := range s.Addrs {
 			fmt.Fprintf(stdout, "http-server: listening on %s (loops: %d%s)\n", listenURL(a, cfg.Stdlib), s.NumLoops, tlsNote)
 		}

@@ -150,6 +150,7 @@ func (s *server) serve(listening func(addrs []boundAddr, loops int)) error {
 		LoadBalance: s.cfg.Balance,
 		TLSConfig:   s.tlsConfig, // every listener but those marked tls=false
 		Serving: func(srv evio.Server) evio.Action {
+			listenflags.ReportFallback(os.Stderr, "redis-server", srv)
 			s.numLoops = srv.NumLoops
 			bound := make([]boundAddr, len(srv.Addrs))
 			for i, a := range srv.Addrs {

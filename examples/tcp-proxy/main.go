@@ -227,6 +227,7 @@ func start(cfg config, serving func(addrs []net.Addr, loops int, useTLS bool)) (
 	events.TLSConfig = listenerTLS
 	events.TLSHandshakeTimeout = cfg.tlsHandshakeTimeout
 	events.Serving = func(s evio.Server) evio.Action {
+		listenflags.ReportFallback(os.Stderr, "tcp-proxy", s)
 		if serving != nil {
 			serving(s.Addrs, s.NumLoops, listenerTLS != nil)
 		}
