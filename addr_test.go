@@ -11,6 +11,7 @@ func TestParseAddr(t *testing.T) {
 		network   string
 		address   string
 		portable  bool
+		uring     bool
 		reusePort bool
 	}{
 		{raw: ":8080", network: "tcp", address: ":8080"},
@@ -25,6 +26,8 @@ func TestParseAddr(t *testing.T) {
 		{raw: "tcp-net://:80", network: "tcp", address: ":80", portable: true},
 		{raw: "udp6-net://:53", network: "udp6", address: ":53", portable: true},
 		{raw: "unix-net:///s", network: "unix", address: "/s", portable: true},
+		{raw: "tcp-uring://:80", network: "tcp", address: ":80", uring: true},
+		{raw: "unix-uring:///s", network: "unix", address: "/s", uring: true},
 		{raw: "tcp://", network: "tcp", address: ""},
 		{raw: "tcp://:80?reuseport=true", network: "tcp", address: ":80", reusePort: true},
 		{raw: "tcp://:80?reuseport=1", network: "tcp", address: ":80", reusePort: true},
@@ -41,15 +44,15 @@ func TestParseAddr(t *testing.T) {
 			t.Errorf("parseAddr(%q): %v", tt.raw, err)
 			continue
 		}
-		if got.network != tt.network || got.address != tt.address || got.portable != tt.portable || got.reusePort != tt.reusePort {
-			t.Errorf("parseAddr(%q) = %+v, want network %q address %q portable %v reuseport %v",
-				tt.raw, got, tt.network, tt.address, tt.portable, tt.reusePort)
+		if got.network != tt.network || got.address != tt.address || got.portable != tt.portable || got.uring != tt.uring || got.reusePort != tt.reusePort {
+			t.Errorf("parseAddr(%q) = %+v, want network %q address %q portable %v uring %v reuseport %v",
+				tt.raw, got, tt.network, tt.address, tt.portable, tt.uring, tt.reusePort)
 		}
 	}
 }
 
 func TestParseAddrErrors(t *testing.T) {
-	for _, raw := range []string{"tulip://:80", "http://:80", "tcp-std://:80", "unix://", "://x"} {
+	for _, raw := range []string{"tulip://:80", "http://:80", "tcp-std://:80", "tcp-uring-net://:80", "unix://", "://x"} {
 		_, err := parseAddr(raw)
 		if err == nil {
 			t.Errorf("parseAddr(%q) succeeded, want an error", raw)

@@ -125,11 +125,23 @@
 //
 //	System                                  Engine
 //	Linux                                   epoll
+//	Linux 6.1 or later, any -uring address  io_uring (opt-in)
 //	macOS, FreeBSD, NetBSD, OpenBSD, DragonFly  kqueue
 //	Windows and others; any -net address    portable engine on package net
 //
-// Both engines implement the same contract and pass the same tests. The
-// portable engine runs a reader goroutine per connection (and a writer
-// while there is output), so it costs more memory and CPU per connection;
-// it exists so that a program runs everywhere, and for comparison.
+// The engines implement the same contract and pass the same tests;
+// Server.Engine names the one that runs. The portable engine runs a reader
+// goroutine per connection (and a writer while there is output), so it
+// costs more memory and CPU per connection; it exists so that a program
+// runs everywhere, and for comparison.
+//
+// The io_uring engine keeps one ring per loop: a multishot receive per
+// connection into a ring of provided buffers (an idle connection holds
+// none), at most one send in flight per connection, and one system call
+// per loop iteration, which submits the iteration's sends and waits for
+// the next completions. Each loop's goroutine stays on its own thread. It
+// is opt-in until it wins the benchmarks (see the README); where the
+// system refuses io_uring (an old kernel, the io_uring_disabled sysctl, a
+// container's seccomp profile), the server runs on epoll and
+// Server.EngineFallback says why, without logging.
 package evio

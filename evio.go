@@ -256,7 +256,10 @@ type Events struct {
 //
 // An empty address (tcp://) listens on a free port; Server.Addrs reports it.
 // A scheme ending in -net (tcp-net://) runs the whole server on the portable
-// engine built on package net. The query key reuseport (tcp://:8080?reuseport=true)
+// engine built on package net; one ending in -uring (tcp-uring://), on the
+// io_uring engine where the system allows it (Linux 6.1 or later), and on
+// epoll or kqueue otherwise, which Server.EngineFallback reports. The two
+// suffixes in one server are an error. The query key reuseport (tcp://:8080?reuseport=true)
 // sets SO_REUSEPORT, so that other processes can listen on the same port;
 // its value is true when it starts with t, T, y, Y or a digit 1-9. Unknown
 // keys are ignored. For unix, a stale socket file at the path is removed
