@@ -9,7 +9,7 @@ import (
 )
 
 // benchServer starts a server for a benchmark on the poll engine (or the
-// portable one with suffix "-net").
+// portable one with suffix "-net", the io_uring one with "-uring").
 func benchServer(b *testing.B, events Events, suffix string) (net.Addr, func()) {
 	b.Helper()
 	addrCh := make(chan net.Addr, 1)

@@ -95,6 +95,15 @@ func (t *uringTransport) connOf(slot, fd int32) *conn {
 	return nil
 }
 
+// slowState returns the rare state of descriptor fd, or nil: a bit test
+// first, so that the common case costs no map lookup.
+func (t *uringTransport) slowState(fd int32) *uringSlow {
+	if t.socks[fd]&sockSlow == 0 {
+		return nil
+	}
+	return t.slow[fd]
+}
+
 // slowOf returns c's rare state, creating it.
 func (t *uringTransport) slowOf(c *conn) *uringSlow {
 	if s := t.slow[c.fd]; s != nil {
@@ -201,7 +210,7 @@ func (t *uringTransport) recvDone(slot, fd int32, res int32, flags uint32) {
 // received serves bytes received for c: read copies them out during the
 // event; what is not read then is kept, behind what was kept before.
 func (t *uringTransport) received(c *conn, p []byte) {
-	if s := t.slow[c.fd]; s != nil && (len(s.data) > 0 || s.eof || s.err != nil) {
+	if s := t.slowState(c.fd); s != nil && (len(s.data) > 0 || s.eof || s.err != nil) {
 		s.data = append(s.data, p...)
 		t.deliver(c)
 		return
@@ -282,7 +291,7 @@ func (t *uringTransport) arm(c *conn, want interest) error {
 	fd := c.fd
 	st := t.state(fd)
 	if want&wantRead != 0 {
-		s := t.slow[fd]
+		s := t.slowState(fd)
 		if c.armed&wantRead == 0 && s != nil && (len(s.data) > 0 || s.eof || s.err != nil || s.werr != nil) {
 			t.owe(c, readyRead)
 		}
@@ -359,6 +368,7 @@ func (t *uringTransport) submitSend(rec *uringSend, pollFirst bool) error {
 	if pollFirst {
 		e.IOPrio = uring.SendPollFirst
 	}
+	t.sendsQueued++
 	e.FD, e.OpFlags, e.UserData = rec.fd, unix.MSG_NOSIGNAL, userData(udSend, rec.index, rec.fd)
 	if len(rec.chunks) == 1 {
 		p := rec.chunks[0][rec.head:]
@@ -564,8 +574,8 @@ func (t *uringTransport) close(c *conn, reset bool) {
 		return
 	}
 	t.socks[fd] = st | sockClosing
-	if t.exited {
-		return
+	if t.exited || st&(sockSend|sockPoll|sockCancel) == sockCancel {
+		return // exiting cancels everything; or the receive's cancel is on its way
 	}
 	if e := t.sqe(); e != nil {
 		e.Opcode, e.FD, e.OpFlags = uring.OpAsyncCancel, fd, uring.CancelFD|uring.CancelAll
@@ -626,7 +636,7 @@ func (t *uringTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 				return nil, errors.New("evio: detach: the io_uring receive did not end")
 			}
 			from = len(t.cqes)
-			if _, err := t.ring.SubmitWait(1, 10*time.Millisecond); err != nil && !errors.Is(err, unix.EBUSY) {
+			if _, err := t.ring.SubmitWait(1, 10*time.Millisecond, 0); err != nil && !errors.Is(err, unix.EBUSY) {
 				t.socks[fd] |= sockClosing
 				return nil, err
 			}

@@ -15,6 +15,7 @@ import (
 // with a timeout.
 const (
 	registerEnableRings = 12
+	registerRingFDs     = 20
 	registerPbufRing    = 22
 	registerUnregister  = 23 // IORING_UNREGISTER_PBUF_RING
 
@@ -154,31 +155,64 @@ func (br *BufRing) unmap() {
 }
 
 type getEventsArg struct {
-	sigmask   uint64
-	sigmaskSz uint32
-	pad       uint32
-	ts        uint64
+	sigmask     uint64
+	sigmaskSz   uint32
+	minWaitUsec uint32 // with IORING_FEAT_MIN_TIMEOUT (Linux 6.12)
+	ts          uint64
 }
 
-// SubmitWait is Submit that waits at most timeout for waitFor completions
-// (none: it only reaps what is ready, which a ring with SetupDeferTaskrun
-// needs to see completions at all); a wait that times out or is
-// interrupted is not an error. It returns what was submitted.
-func (r *Ring) SubmitWait(waitFor uint32, timeout time.Duration) (int, error) {
+// SubmitWait is Submit that waits for waitFor completions (none: it only
+// reaps what is ready, which a ring with SetupDeferTaskrun needs to see
+// completions at all), at most timeout (forever when negative). With
+// minWait > 0 and a kernel that has min-wait (HasMinWait), a wait for
+// more than one completion returns after minWait once at least one has
+// come: the caller may ask for a batch without stalling on it. A wait
+// that times out or is interrupted is not an error. It returns what was
+// submitted.
+func (r *Ring) SubmitWait(waitFor uint32, timeout, minWait time.Duration) (int, error) {
 	n := r.sqPending
 	if n > 0 {
 		atomic.StoreUint32(r.sqTail, *r.sqTail+n)
 		r.sqPending = 0
 	}
-	r.waitTS = unix.NsecToTimespec(int64(timeout))
-	r.waitArg = getEventsArg{sigmaskSz: 8, ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
-	got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(waitFor),
-		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
+	r.waitArg = getEventsArg{sigmaskSz: 8}
+	if timeout >= 0 {
+		r.waitTS = unix.NsecToTimespec(int64(timeout))
+		r.waitArg.ts = uint64(uintptr(unsafe.Pointer(&r.waitTS)))
+	}
+	if minWait > 0 && r.HasMinWait() {
+		r.waitArg.minWaitUsec = uint32(minWait / time.Microsecond)
+	}
+	got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFD), uintptr(n), uintptr(waitFor),
+		r.enterFlags|enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
 	switch errno {
 	case 0, unix.ETIME, unix.EINTR:
 		return int(got), nil
 	}
 	return int(got), fmt.Errorf("uring: io_uring_enter: %w", errno)
+}
+
+// HasMinWait reports whether the kernel honours SubmitWait's minWait.
+func (r *Ring) HasMinWait() bool { return r.features&featMinTimeout != 0 }
+
+type rsrcUpdate struct {
+	offset uint32
+	resv   uint32
+	data   uint64
+}
+
+// RegisterRingFD registers the ring's descriptor with the calling thread,
+// so that its enters skip looking the descriptor up. Registrations belong
+// to the thread that makes them: only that thread may enter the ring
+// afterwards (the single issuer's, locked to it).
+func (r *Ring) RegisterRingFD() error {
+	upd := rsrcUpdate{offset: ^uint32(0), data: uint64(r.fd)}
+	_, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), registerRingFDs, uintptr(unsafe.Pointer(&upd)), 1, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("uring: registering the ring's descriptor: %w", errno)
+	}
+	r.enterFD, r.enterFlags = int(upd.offset), enterRegisteredRing
+	return nil
 }
 
 // EnableRings enables a ring made with SetupRDisabled. With

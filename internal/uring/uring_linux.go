@@ -20,7 +20,10 @@ const (
 
 	featSingleMmap = 1 << 0
 
-	enterGetEvents = 1 << 0
+	enterGetEvents      = 1 << 0
+	enterRegisteredRing = 1 << 4
+
+	featMinTimeout = 1 << 15
 
 	// Setup flags.
 	SetupClamp        = 1 << 4
@@ -112,6 +115,10 @@ func RefuseSetup(errno syscall.Errno) (restore func()) {
 type Ring struct {
 	fd       int
 	features uint32
+	// enterFD and enterFlags are what io_uring_enter is called with: the
+	// ring's descriptor, or its index once RegisterRingFD registered it.
+	enterFD    int
+	enterFlags uintptr
 
 	sqRing, cqRing, sqeMem []byte
 	sqHead, sqTail         *uint32 // the kernel advances head; we advance tail
@@ -144,7 +151,7 @@ func Setup(entries uint32, flags uint32) (*Ring, error) {
 		}
 		return nil, fmt.Errorf("uring: io_uring_setup: %w", errno)
 	}
-	r := &Ring{fd: fd, features: p.features}
+	r := &Ring{fd: fd, features: p.features, enterFD: fd}
 	if err := r.mapQueues(&p); err != nil {
 		r.Close()
 		return nil, err
@@ -226,12 +233,12 @@ func (r *Ring) Submit(waitFor uint32) (int, error) {
 		atomic.StoreUint32(r.sqTail, *r.sqTail+n)
 		r.sqPending = 0
 	}
-	var flags uintptr
+	flags := r.enterFlags
 	if waitFor > 0 {
-		flags = enterGetEvents
+		flags |= enterGetEvents
 	}
 	for {
-		got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(waitFor), flags, 0, 0)
+		got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFD), uintptr(n), uintptr(waitFor), flags, 0, 0)
 		switch errno {
 		case 0:
 			return int(got), nil
