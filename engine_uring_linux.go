@@ -30,10 +30,6 @@ import (
 // so the ring runs dry only when more connections than buffers receive
 // between two enters, and then a receive ends with ENOBUFS and is armed
 // again once the batch has given its buffers back.
-// uringBatchWait bounds how long a wait for a batch of completions lasts
-// once one has come (see poll).
-const uringBatchWait = 50 * time.Microsecond
-
 var (
 	uringEntries    uint32 = 1024
 	uringBuffers    uint16 = 256
@@ -63,9 +59,7 @@ type uringTransport struct {
 	sends     []*uringSend // send records by index, in flight or free
 	freeSends []int32
 	ops       int // operations in flight whose last completion is still to come
-	// sendsQueued counts the sends queued since the last enter.
-	sendsQueued int
-	noBuffers   int // receives that ended for want of a provided buffer (tests read it)
+	noBuffers int // receives that ended for want of a provided buffer (tests read it)
 
 	// cqes holds the completions reaped by the last wait, dispatched in
 	// order; next is the position of the one being dispatched.
@@ -211,24 +205,14 @@ func (t *uringTransport) poll(timeout time.Duration) error {
 	if len(t.owed) > 0 || len(t.cqes) > 0 {
 		timeout = 0
 	}
-	var wait uint32
-	if timeout != 0 {
-		// Most sends queued this iteration complete inside this very
-		// call, and their completions alone would end the wait: then the
-		// loop would enter once more just to wait for the next request.
-		// So wait for one completion more than them, but, where the
-		// kernel can (min-wait, 6.12), not longer than uringBatchWait
-		// once one has come.
-		wait = 1
-		if n := t.sendsQueued; n > 0 && t.ring.HasMinWait() {
-			if n > 64 {
-				n = 64
-			}
-			wait += uint32(n)
-		}
+	// First submit and reap without sleeping: a busy loop usually finds
+	// completions, and then never makes the blocking call, whose cost is
+	// mostly Go's scheduler's (handing the P off and back). Only an
+	// iteration that finds nothing waits.
+	err := t.ring.SubmitReap()
+	if err == nil && timeout != 0 && !t.ring.Ready() {
+		_, err = t.ring.SubmitWait(1, timeout)
 	}
-	t.sendsQueued = 0
-	_, err := t.ring.SubmitWait(wait, timeout, uringBatchWait)
 	if err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
 		return err
 	}
@@ -520,7 +504,7 @@ func (t *uringTransport) exit() {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for t.ops > 0 && time.Now().Before(deadline) {
-		if _, err := t.ring.SubmitWait(1, 50*time.Millisecond, 0); err != nil && !errors.Is(err, unix.EBUSY) {
+		if _, err := t.ring.SubmitWait(1, 50*time.Millisecond); err != nil && !errors.Is(err, unix.EBUSY) {
 			break
 		}
 		t.reap()

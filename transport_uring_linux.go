@@ -368,7 +368,6 @@ func (t *uringTransport) submitSend(rec *uringSend, pollFirst bool) error {
 	if pollFirst {
 		e.IOPrio = uring.SendPollFirst
 	}
-	t.sendsQueued++
 	e.FD, e.OpFlags, e.UserData = rec.fd, unix.MSG_NOSIGNAL, userData(udSend, rec.index, rec.fd)
 	if len(rec.chunks) == 1 {
 		p := rec.chunks[0][rec.head:]
@@ -636,7 +635,7 @@ func (t *uringTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 				return nil, errors.New("evio: detach: the io_uring receive did not end")
 			}
 			from = len(t.cqes)
-			if _, err := t.ring.SubmitWait(1, 10*time.Millisecond, 0); err != nil && !errors.Is(err, unix.EBUSY) {
+			if _, err := t.ring.SubmitWait(1, 10*time.Millisecond); err != nil && !errors.Is(err, unix.EBUSY) {
 				t.socks[fd] |= sockClosing
 				return nil, err
 			}

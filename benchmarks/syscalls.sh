@@ -53,7 +53,7 @@ count() {
 		sleep 0.1
 	done
 	out=$(mktemp)
-	perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_read,syscalls:sys_enter_write \
+	perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read,syscalls:sys_enter_write \
 		-p "$pid" -o "$out" -- sleep $((seconds + 1)) &
 	local perf_pid=$!
 	sleep 0.3
@@ -68,7 +68,7 @@ count() {
 	awk -F, -v req="$requests" -v srv="$name" -v load="$load" '
 		$3 == "raw_syscalls:sys_enter" { all = $1 }
 		$3 ~ /io_uring_enter/ { enter = $1 }
-		$3 ~ /epoll_wait/ { ew = $1 }
+		$3 ~ /epoll_p?wait/ { ew += $1 }
 		$3 ~ /enter_read$/ { rd = $1 }
 		$3 ~ /enter_write$/ { wr = $1 }
 		END {
@@ -93,7 +93,7 @@ result="$here/results/$stamp-syscalls.md"
 	echo
 	echo "perf stat -e raw_syscalls:sys_enter (and the calls named below) attached to the server, pinned to CPU 0, during a ${seconds} s load on CPU 1 (wrk -t1 -c50; redis-benchmark -c 50 -t get), 50 connections; divided by the requests the load completed. Outside run.sh's timed rounds."
 	echo
-	echo "| load | server | requests | syscalls/req | io_uring_enter | epoll_wait | read | write |"
+	echo "| load | server | requests | syscalls/req | io_uring_enter | epoll_wait, epoll_pwait | read | write |"
 	echo "|---|---|---|---|---|---|---|---|"
 	for load in http http-pipelined redis-P1 redis-P16; do
 		for s in $servers; do

@@ -155,21 +155,18 @@ func (br *BufRing) unmap() {
 }
 
 type getEventsArg struct {
-	sigmask     uint64
-	sigmaskSz   uint32
-	minWaitUsec uint32 // with IORING_FEAT_MIN_TIMEOUT (Linux 6.12)
-	ts          uint64
+	sigmask   uint64
+	sigmaskSz uint32
+	pad       uint32
+	ts        uint64
 }
 
 // SubmitWait is Submit that waits for waitFor completions (none: it only
 // reaps what is ready, which a ring with SetupDeferTaskrun needs to see
-// completions at all), at most timeout (forever when negative). With
-// minWait > 0 and a kernel that has min-wait (HasMinWait), a wait for
-// more than one completion returns after minWait once at least one has
-// come: the caller may ask for a batch without stalling on it. A wait
+// completions at all), at most timeout (forever when negative). A wait
 // that times out or is interrupted is not an error. It returns what was
 // submitted.
-func (r *Ring) SubmitWait(waitFor uint32, timeout, minWait time.Duration) (int, error) {
+func (r *Ring) SubmitWait(waitFor uint32, timeout time.Duration) (int, error) {
 	n := r.sqPending
 	if n > 0 {
 		atomic.StoreUint32(r.sqTail, *r.sqTail+n)
@@ -180,9 +177,6 @@ func (r *Ring) SubmitWait(waitFor uint32, timeout, minWait time.Duration) (int, 
 		r.waitTS = unix.NsecToTimespec(int64(timeout))
 		r.waitArg.ts = uint64(uintptr(unsafe.Pointer(&r.waitTS)))
 	}
-	if minWait > 0 && r.HasMinWait() {
-		r.waitArg.minWaitUsec = uint32(minWait / time.Microsecond)
-	}
 	got, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFD), uintptr(n), uintptr(waitFor),
 		r.enterFlags|enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
 	switch errno {
@@ -192,14 +186,32 @@ func (r *Ring) SubmitWait(waitFor uint32, timeout, minWait time.Duration) (int, 
 	return int(got), fmt.Errorf("uring: io_uring_enter: %w", errno)
 }
 
-// HasMinWait reports whether the kernel honours SubmitWait's minWait.
-func (r *Ring) HasMinWait() bool { return r.features&featMinTimeout != 0 }
-
 type rsrcUpdate struct {
 	offset uint32
 	resv   uint32
 	data   uint64
 }
+
+// SubmitReap submits what is queued and makes the kernel post the
+// completions that are ready, without waiting: an enter that never
+// sleeps, made without telling Go's scheduler (a raw system call), so that
+// a busy loop that finds work does not pay for a blocking call.
+func (r *Ring) SubmitReap() error {
+	n := r.sqPending
+	if n > 0 {
+		atomic.StoreUint32(r.sqTail, *r.sqTail+n)
+		r.sqPending = 0
+	}
+	_, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFD), uintptr(n), 0, r.enterFlags|enterGetEvents, 0, 0)
+	switch errno {
+	case 0, unix.EINTR:
+		return nil
+	}
+	return fmt.Errorf("uring: io_uring_enter: %w", errno)
+}
+
+// Ready reports whether completions wait to be peeked.
+func (r *Ring) Ready() bool { return *r.cqHead != atomic.LoadUint32(r.cqTail) }
 
 // RegisterRingFD registers the ring's descriptor with the calling thread,
 // so that its enters skip looking the descriptor up. Registrations belong

@@ -54,7 +54,7 @@ func next(t *testing.T, r *Ring) CQE {
 		if time.Now().After(deadline) {
 			t.Fatal("no completion within 5s")
 		}
-		if _, err := r.SubmitWait(1, 100*time.Millisecond, 0); err != nil {
+		if _, err := r.SubmitWait(1, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestMultishotAcceptAndRecv(t *testing.T) {
 func TestSubmitWaitTimeout(t *testing.T) {
 	r := setupOrSkip(t, SetupClamp)
 	start := time.Now()
-	if _, err := r.SubmitWait(1, 30*time.Millisecond, 0); err != nil {
+	if _, err := r.SubmitWait(1, 30*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 25*time.Millisecond || d > 2*time.Second {

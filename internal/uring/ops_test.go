@@ -86,7 +86,7 @@ func TestCancelMultishotRecv(t *testing.T) {
 	}
 	// Data sent now takes no buffer: nothing completes.
 	unix.Write(fds[1], []byte("not taken"))
-	if _, err := r.SubmitWait(1, 50*time.Millisecond, 0); err != nil {
+	if _, err := r.SubmitWait(1, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if cqe, ok := r.PeekCQE(); ok {
@@ -114,7 +114,7 @@ func TestEventfdWake(t *testing.T) {
 		unix.Write(efd, one[:])
 	}()
 	start := time.Now()
-	if _, err := r.SubmitWait(1, 5*time.Second, 0); err != nil {
+	if _, err := r.SubmitWait(1, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	cqe, ok := r.PeekCQE()

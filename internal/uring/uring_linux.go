@@ -23,8 +23,6 @@ const (
 	enterGetEvents      = 1 << 0
 	enterRegisteredRing = 1 << 4
 
-	featMinTimeout = 1 << 15
-
 	// Setup flags.
 	SetupClamp        = 1 << 4
 	SetupRDisabled    = 1 << 6 // created disabled: EnableRings makes the caller's thread its issuer

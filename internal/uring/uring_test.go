@@ -157,7 +157,7 @@ func TestEnableOnAnotherThread(t *testing.T) {
 		}
 		sqe := r.GetSQE()
 		sqe.Opcode, sqe.UserData = OpNop, 9
-		if _, err := r.SubmitWait(1, time.Second, 0); err != nil {
+		if _, err := r.SubmitWait(1, time.Second); err != nil {
 			done <- err.Error()
 			return
 		}
