@@ -205,7 +205,7 @@ func TestTakeMovesChunksInOrder(t *testing.T) {
 		if n > 6000 && len(chunks) > 1 {
 			t.Fatalf("took %d bytes in %d chunks, past the bound", n, len(chunks))
 		}
-		if p.free != nil && len(p.free) > 0 {
+		if len(p.free) > 0 {
 			// Nothing goes back to the pool until Put.
 			for _, f := range p.free {
 				for _, c := range chunks {
