@@ -20,6 +20,16 @@ type listenSpec struct {
 
 func (ls listenSpec) datagram() bool { return strings.HasPrefix(ls.network, "udp") }
 
+// askURing reports whether any address asks for the io_uring engine.
+func askURing(specs []listenSpec) bool {
+	for _, s := range specs {
+		if s.uring {
+			return true
+		}
+	}
+	return false
+}
+
 // parseAddr parses scheme://address[?key=value&...]. It checks only the
 // syntax; whether the address can be bound is for the engine to find out.
 func parseAddr(raw string) (listenSpec, error) {

@@ -73,10 +73,8 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		listeners = append(listeners, ln)
 	}
 	s.engine = pollEngineName
-	for _, spec := range specs {
-		if spec.uring {
-			s.engine = "io_uring"
-		}
+	if askURing(specs) {
+		s.engine = "io_uring"
 	}
 	for _, l := range s.loops {
 		if s.engine == "io_uring" {

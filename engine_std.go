@@ -33,10 +33,8 @@ var stdAcceptFunc = func(ln net.Listener) (net.Conn, error) { return ln.Accept()
 func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error {
 	s := newServer(events, numLoops, h)
 	s.engine = "net"
-	for _, spec := range specs {
-		if spec.uring {
-			s.engineFallback = fmt.Errorf("%w: the system has no epoll or kqueue, so the portable engine runs", ErrIOUringUnavailable)
-		}
+	if askURing(specs) {
+		s.engineFallback = fmt.Errorf("%w: the system has no epoll or kqueue, so the portable engine runs", ErrIOUringUnavailable)
 	}
 	var listeners []*stdListener
 	closeListeners := func() {

@@ -38,6 +38,7 @@ var (
 
 // uringTransport is the io_uring engine's transport for one loop.
 type uringTransport struct {
+	sockOps
 	l         *loop
 	ring      *uring.Ring
 	bufs      *uring.BufRing
@@ -267,10 +268,7 @@ func (t *uringTransport) dispatch() {
 		}
 	}
 	t.dispatching = false
-	for i := range t.cqes {
-		t.cqes[i] = uring.CQE{}
-	}
-	t.cqes = t.cqes[:0]
+	t.cqes = t.cqes[:0] // CQEs hold no pointers: nothing to clear
 	t.next = 0
 }
 

@@ -19,7 +19,7 @@ func serve(events Events, addrs []string, h *Handle) error {
 	}
 	specs := make([]listenSpec, len(addrs))
 	portable := !pollEngineAvailable
-	var uring, netAsked bool
+	netAsked := false
 	for i, raw := range addrs {
 		spec, err := parseAddr(raw)
 		if err != nil {
@@ -30,10 +30,9 @@ func serve(events Events, addrs []string, h *Handle) error {
 		}
 		specs[i] = spec
 		portable = portable || spec.portable
-		uring = uring || spec.uring
 		netAsked = netAsked || spec.portable
 	}
-	if uring && netAsked {
+	if netAsked && askURing(specs) {
 		return errors.New("evio: the -net and -uring scheme suffixes ask for two engines; one server runs one")
 	}
 	numLoops := events.NumLoops
@@ -142,7 +141,7 @@ func (s *server) run(start func()) error {
 	return s.err
 }
 
-// description is what Serving and Handle.Server report.
+// description is what Serving reports (for Serve and Start alike).
 func (s *server) description() Server {
 	return Server{Addrs: s.addrs, NumLoops: len(s.loops), Engine: s.engine, EngineFallback: s.engineFallback}
 }

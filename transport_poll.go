@@ -16,6 +16,7 @@ import (
 
 // pollTransport is the poll engine's transport for one loop.
 type pollTransport struct {
+	sockOps
 	l         *loop
 	poller    *poll.Poller
 	listeners []*pollListener // those whose home is this loop, by token
@@ -129,14 +130,6 @@ func (t *pollTransport) write(c *conn) error {
 
 func (t *pollTransport) drained(c *conn) bool { return true }
 
-func (t *pollTransport) writeAside(c *conn, p []byte) int {
-	n, err := socket.Write(int(c.fd), p)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
-}
-
 // connect starts a non-blocking connect; one in progress is watched for
 // writability, which reports its end.
 func (t *pollTransport) connect(c *conn, d *dialState) (bool, error) {
@@ -175,46 +168,19 @@ func dialSockaddr(d *dialState) (family int, sa unix.Sockaddr, err error) {
 	return 0, nil, fmt.Errorf("no %s address: %s", d.network, d.target)
 }
 
-func (t *pollTransport) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }
-
 func (t *pollTransport) writtenAt(c *conn) int64 { return 0 } // l.wrote records it
 
 func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd)) }
 
-func (t *pollTransport) shutdownWrite(c *conn) error {
-	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
-}
-
-func (t *pollTransport) setKeepAlive(c *conn, period time.Duration) {
-	socket.SetKeepAlive(int(c.fd), period)
-}
-
 // close closes c's socket, which also takes it out of the poller: one
 // system call.
 func (t *pollTransport) close(c *conn, reset bool) {
-	if reset && !c.origin.unix {
-		// SO_LINGER with a zero time: close sends RST. Best effort: a
-		// socket that refuses it is closed all the same.
-		unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	if reset {
+		resetOnClose(c)
 	}
 	c.setAsync(asyncSocketGone)
 	t.poller.Release(int(c.fd))
 	unix.Close(int(c.fd))
-}
-
-// localAddr asks the socket, from any goroutine. The loop sets
-// asyncSocketGone before it closes the descriptor: if the flag is still
-// clear after getsockname returned, the number named c's socket for the
-// whole call, not one that took it over since.
-func (t *pollTransport) localAddr(c *conn) (socket.Addr, bool) {
-	if c.async.Load()&asyncSocketGone != 0 {
-		return socket.Addr{}, false
-	}
-	a, err := socket.LocalAddr(int(c.fd))
-	if err != nil || c.async.Load()&asyncSocketGone != 0 {
-		return socket.Addr{}, false
-	}
-	return a, true
 }
 
 // detach hands c's socket to package net: Detached gets an ordinary
@@ -227,17 +193,7 @@ func (t *pollTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 	}
 	c.setAsync(asyncSocketGone)
 	t.poller.Release(fd)
-	f := os.NewFile(uintptr(fd), "evio-detached")
-	nc, err := net.FileConn(f) // a duplicate managed by package net
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	return nc, nil
-}
-
-func (t *pollTransport) sendTo(o *origin, to socket.Addr, b []byte) {
-	unix.Sendto(o.fd, b, 0, to.Sockaddr(o.family))
+	return handOver(fd)
 }
 
 func (t *pollTransport) stopAccepting() {
@@ -248,4 +204,66 @@ func (t *pollTransport) stopAccepting() {
 			ln.watched = false
 		}
 	}
+}
+
+// sockOps are the transport methods that act on a connection's descriptor
+// directly, the same for the poll engine and the io_uring engine, which
+// both keep non-blocking sockets of their own; each embeds it.
+type sockOps struct{}
+
+// writeAside writes with one non-blocking system call.
+func (sockOps) writeAside(c *conn, p []byte) int {
+	n, err := socket.Write(int(c.fd), p)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func (sockOps) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }
+
+func (sockOps) shutdownWrite(c *conn) error {
+	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
+}
+
+func (sockOps) setKeepAlive(c *conn, period time.Duration) {
+	socket.SetKeepAlive(int(c.fd), period)
+}
+
+func (sockOps) sendTo(o *origin, to socket.Addr, b []byte) {
+	unix.Sendto(o.fd, b, 0, to.Sockaddr(o.family))
+}
+
+// localAddr asks the socket, from any goroutine. The loop sets
+// asyncSocketGone before it closes the descriptor: if the flag is still
+// clear after getsockname returned, the number named c's socket for the
+// whole call, not one that took it over since.
+func (sockOps) localAddr(c *conn) (socket.Addr, bool) {
+	if c.async.Load()&asyncSocketGone != 0 {
+		return socket.Addr{}, false
+	}
+	a, err := socket.LocalAddr(int(c.fd))
+	if err != nil || c.async.Load()&asyncSocketGone != 0 {
+		return socket.Addr{}, false
+	}
+	return a, true
+}
+
+// resetOnClose makes the close of c's TCP socket send RST: SO_LINGER with
+// a zero time. Best effort: a socket that refuses it is closed all the
+// same.
+func resetOnClose(c *conn) {
+	if !c.origin.unix {
+		unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+}
+
+// handOver gives socket fd, which the loop no longer watches, to package
+// net: Detached gets an ordinary net.Conn, with deadlines and CloseWrite,
+// on Go's own poller.
+func handOver(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "evio-detached")
+	nc, err := net.FileConn(f) // a duplicate managed by package net
+	f.Close()
+	return nc, err
 }

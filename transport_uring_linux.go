@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"time"
 
 	"github.com/evio-go/evio/internal/socket"
@@ -309,22 +307,6 @@ func (t *uringTransport) unsettled(c *conn) bool {
 
 func (t *uringTransport) writtenAt(c *conn) int64 { return 0 } // l.sent records it
 
-func (t *uringTransport) writeAside(c *conn, p []byte) int {
-	n, err := socket.Write(int(c.fd), p)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
-}
-
-func (t *uringTransport) shutdownWrite(c *conn) error {
-	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
-}
-
-func (t *uringTransport) setKeepAlive(c *conn, period time.Duration) {
-	socket.SetKeepAlive(int(c.fd), period)
-}
-
 func (t *uringTransport) handle(*task) {} // the io_uring engine posts no taskIO
 
 // connect starts a non-blocking connect; one in progress is watched for
@@ -374,8 +356,6 @@ func (t *uringTransport) pollDone(slot, fd int32, res int32) {
 	t.l.serve(c, r)
 }
 
-func (t *uringTransport) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }
-
 // close closes c's socket for the loop. A descriptor that operations still
 // reference is closed once they have all completed: they are cancelled
 // now (a multishot receive would otherwise keep the socket open), and
@@ -386,8 +366,8 @@ func (t *uringTransport) close(c *conn, reset bool) {
 	if fd < 0 {
 		return // a dial that failed before it had a socket
 	}
-	if reset && !c.origin.unix {
-		unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	if reset {
+		resetOnClose(c)
 	}
 	c.setAsync(asyncSocketGone)
 	if t.curConn == c {
@@ -476,9 +456,7 @@ func (t *uringTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 		}
 	}
 	t.socks[fd] = 0
-	f := os.NewFile(uintptr(fd), "evio-detached")
-	nc, err := net.FileConn(f) // a duplicate managed by package net
-	f.Close()
+	nc, err := handOver(int(fd))
 	if err != nil {
 		return nil, err
 	}
@@ -486,19 +464,4 @@ func (t *uringTransport) detach(c *conn) (io.ReadWriteCloser, error) {
 		return nc, nil
 	}
 	return &replayConn{Conn: nc, unread: leftover}, nil
-}
-
-func (t *uringTransport) sendTo(o *origin, to socket.Addr, b []byte) {
-	unix.Sendto(o.fd, b, 0, to.Sockaddr(o.family))
-}
-
-func (t *uringTransport) localAddr(c *conn) (socket.Addr, bool) {
-	if c.async.Load()&asyncSocketGone != 0 {
-		return socket.Addr{}, false
-	}
-	a, err := socket.LocalAddr(int(c.fd))
-	if err != nil || c.async.Load()&asyncSocketGone != 0 {
-		return socket.Addr{}, false
-	}
-	return a, true
 }
