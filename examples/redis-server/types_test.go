@@ -297,6 +297,9 @@ func TestParseScore(t *testing.T) {
 		{"0x10", 16, true}, {"0x1p4", 16, true}, {".5", 0.5, true}, {"4.9e-324", 5e-324, true}, {"0.0", 0, true},
 		{"", 0, false}, {" 1", 0, false}, {"1 ", 0, false}, {"nan", 0, false}, {"1e400", 0, false}, {"1e-400", 0, false},
 		{"1_0", 0, false}, {"abc", 0, false}, {"1.5.5", 0, false},
+		// A p before the x once cut the mantissa backwards and panicked
+		// (found by FuzzRequests in CI).
+		{"px", 0, false}, {"p0x1", 0, false}, {"0x1p4x", 0, false},
 	} {
 		got, ok := parseScore([]byte(tc.in))
 		if ok != tc.ok || (ok && got != tc.want) {

@@ -368,10 +368,13 @@ func parseFloatDigits(b []byte) (float64, error) {
 	}
 	mantissa := s
 	if x := strings.IndexAny(s, "xX"); x >= 0 {
-		if !strings.ContainsAny(s, "pP") {
+		// Only a p after the x is an exponent; strconv refuses the rest.
+		p := strings.IndexAny(s[x+1:], "pP")
+		if p < 0 {
+			p = len(s) - x - 1
 			s += "p0"
 		}
-		mantissa = s[x+1 : strings.IndexAny(s, "pP")]
+		mantissa = s[x+1 : x+1+p]
 	} else if e := strings.IndexAny(s, "eE"); e >= 0 {
 		mantissa = s[:e]
 	}
