@@ -157,7 +157,14 @@ func (l *loop) post(t task) {
 // event each connection's output is written as soon as its event returns
 // (see writeEach).
 func (l *loop) run() {
-	defer l.server.loopsDone.Done()
+	l.iterate()
+	// Not deferred: when an event panics under Events.NoRecover, the panic
+	// must crash the program before Serve can return (a deferred Done
+	// would let Serve's goroutine run while the panic unwinds).
+	l.server.loopsDone.Done()
+}
+
+func (l *loop) iterate() {
 	defer l.exited.Store(true)
 	defer l.tp.exit()
 	defer l.publishCounters() // the final counts, for Counters after the end
