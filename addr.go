@@ -3,7 +3,11 @@ package evio
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+
+	"github.com/evio-go/evio/internal/socket"
 )
 
 // listenSpec is one parsed address argument of Serve.
@@ -19,6 +23,33 @@ type listenSpec struct {
 }
 
 func (ls listenSpec) datagram() bool { return strings.HasPrefix(ls.network, "udp") }
+
+// perLoop says whether the address gets a socket per loop: asked for with
+// reuseport, with more than one loop, where the kernel spreads connections
+// and datagrams over the sockets of one port (socket.ReusePortBalances).
+// Each loop then accepts and serves its own, with no hand-off between
+// loops; elsewhere one socket's loop accepts and hands connections to the
+// balancer's pick.
+func (ls listenSpec) perLoop(numLoops int) bool {
+	return ls.reusePort && numLoops > 1 && ls.network != "unix" && socket.ReusePortBalances
+}
+
+// samePort is the spec of another socket of a per-loop group: the host as
+// given, with the port the first socket was bound to, so that a free port
+// (":0") asked for once is the group's port.
+func (ls listenSpec) samePort(bound net.Addr) listenSpec {
+	port := 0
+	switch a := bound.(type) {
+	case *net.TCPAddr:
+		port = a.Port
+	case *net.UDPAddr:
+		port = a.Port
+	}
+	if host, _, err := net.SplitHostPort(ls.address); err == nil {
+		ls.address = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return ls
+}
 
 // askURing reports whether any address asks for the io_uring engine.
 func askURing(specs []listenSpec) bool {

@@ -74,10 +74,6 @@ func TestDialTimeout(t *testing.T) {
 	})
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
 
 // TestDialAbandonedByStop: a connect still in progress when the server
 // stops is abandoned: Closed fires with an error, and the portable

@@ -39,6 +39,8 @@ type pollListener struct {
 	spec     listenSpec      // immutable
 	unixFile *unixSocketFile // removed at shutdown
 	home     *loop           // immutable once the loops run
+	homeAt   int             // home's index, chosen as the socket is bound
+	own      bool            // one of a per-loop group (listenSpec.perLoop): its connections stay on home
 	token    uint64          // its poller token: generation 0, slot = position in the home transport's listeners
 
 	// Owned by the home loop.
@@ -66,11 +68,11 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		}
 	}()
 	for i, spec := range specs {
-		ln, err := listenPoll(i, spec)
+		group, err := listenGroup(i, spec, numLoops)
+		listeners = append(listeners, group...)
 		if err != nil {
 			return err
 		}
-		listeners = append(listeners, ln)
 	}
 	s.engine = pollEngineName
 	if askURing(specs) {
@@ -96,16 +98,44 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		}
 		l.tp = &pollTransport{l: l, poller: p}
 	}
-	for i, ln := range listeners {
-		// Spread listeners over the loops; each one is polled by its home
-		// loop only (see docs/ARCHITECTURE.md, "Accepting").
-		ln.home = s.loops[i%numLoops]
+	for _, ln := range listeners {
+		// Each socket is polled by its home loop only (see
+		// docs/ARCHITECTURE.md, "Accepting").
+		ln.home = s.loops[ln.homeAt]
 		if err := ln.home.tp.(listenerWatcher).addListener(ln); err != nil {
 			return fmt.Errorf("evio: listen %s %s: %w", ln.spec.network, ln.spec.address, err)
 		}
-		s.addrs = append(s.addrs, ln.origin.addr)
+		if len(s.addrs) == ln.origin.index {
+			s.addrs = append(s.addrs, ln.origin.addr) // a group's first socket
+		}
 	}
 	return s.run(nil)
+}
+
+// listenGroup binds the index-th address: one socket, whose home is a
+// loop in turn, or, for an address that asks for it (listenSpec.perLoop),
+// one socket per loop on the same port. What it bound is returned with
+// an error too, for the caller to close.
+func listenGroup(index int, spec listenSpec, numLoops int) ([]*pollListener, error) {
+	ln, err := listenPoll(index, spec)
+	if err != nil {
+		return nil, err
+	}
+	if !spec.perLoop(numLoops) {
+		ln.homeAt = index % numLoops
+		return []*pollListener{ln}, nil
+	}
+	ln.own = true
+	group := []*pollListener{ln}
+	for i := 1; i < numLoops; i++ {
+		m, err := listenPoll(index, spec.samePort(ln.origin.addr))
+		if err != nil {
+			return group, err
+		}
+		m.own, m.homeAt = true, i
+		group = append(group, m)
+	}
+	return group, nil
 }
 
 // listenerWatcher is a transport that accepts on pollListeners: the poll
@@ -153,8 +183,8 @@ func listenPoll(index int, spec listenSpec) (*pollListener, error) {
 	return ln, nil
 }
 
-// accept takes the connections waiting on ln and gives each to the loop the
-// balancer picks: in place when it is this one, through its inbox
+// accept takes the connections waiting on ln and gives each to the loop
+// acceptingFor names: in place when it is this one, through its inbox
 // otherwise.
 func (t *pollTransport) accept(ln *pollListener) {
 	l := t.l
@@ -179,7 +209,7 @@ func (t *pollTransport) accept(ln *pollListener) {
 			return
 		}
 		ln.backoff = 0
-		target := l.server.loops[l.server.balance.pick()]
+		target := acceptingFor(ln)
 		c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
 		if target == l {
 			l.openConn(c)
@@ -187,6 +217,18 @@ func (t *pollTransport) accept(ln *pollListener) {
 			target.post(task{kind: taskOpen, c: c})
 		}
 	}
+}
+
+// acceptingFor is the loop a connection accepted on ln goes to, counted
+// there: ln's home for a socket of a per-loop group, the balancer's pick
+// otherwise.
+func acceptingFor(ln *pollListener) *loop {
+	s := ln.home.server
+	if ln.own {
+		s.balance.assign(ln.home.index)
+		return ln.home
+	}
+	return s.loops[s.balance.pick()]
 }
 
 func (t *pollTransport) pauseAccept(ln *pollListener) {

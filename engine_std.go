@@ -24,7 +24,9 @@ type stdListener struct {
 	spec     listenSpec
 	stream   net.Listener // tcp and unix
 	unixFile *unixSocketFile
-	home     *loop // serves the datagrams of a UDP listener
+	home     *loop // serves the datagrams of a UDP listener, and every connection of a per-loop group's socket
+	homeAt   int   // home's index
+	own      bool  // one of a per-loop group (listenSpec.perLoop): its connections stay on home
 }
 
 // stdAcceptFunc accepts on a listener; tests replace it to inject errors.
@@ -54,8 +56,23 @@ func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error 
 			closeListeners()
 			return err
 		}
+		ln.homeAt = i % numLoops
 		listeners = append(listeners, ln)
 		s.addrs = append(s.addrs, ln.origin.addr)
+		if !spec.perLoop(numLoops) {
+			continue
+		}
+		// A socket per loop on the same port (see listenSpec.perLoop).
+		ln.own, ln.homeAt = true, 0
+		for k := 1; k < numLoops; k++ {
+			m, err := listenStd(i, spec.samePort(ln.origin.addr))
+			if err != nil {
+				closeListeners()
+				return err
+			}
+			m.own, m.homeAt = true, k
+			listeners = append(listeners, m)
+		}
 	}
 	var workers sync.WaitGroup // accept, datagram, read and write goroutines
 	stopped := make(chan struct{})
@@ -72,10 +89,10 @@ func serveStd(events Events, specs []listenSpec, numLoops int, h *Handle) error 
 		}
 	}
 	err := s.run(func() {
-		for i, ln := range listeners {
+		for _, ln := range listeners {
 			workers.Add(1)
+			ln.home = s.loops[ln.homeAt]
 			if ln.origin.datagram {
-				ln.home = s.loops[i%numLoops]
 				go readDatagramsStd(ln, &workers, stopped)
 			} else {
 				go acceptStd(s, ln, &workers, stopped)
@@ -126,9 +143,10 @@ func listenStd(index int, spec listenSpec) (*stdListener, error) {
 	return ln, nil
 }
 
-// acceptStd accepts connections on ln and posts each to the loop the
-// balancer picks. Running out of descriptors pauses it with a growing
-// back-off, in this goroutine, instead of failing the server.
+// acceptStd accepts connections on ln and posts each to ln's home, for a
+// socket of a per-loop group, or to the loop the balancer picks. Running
+// out of descriptors pauses it with a growing back-off, in this
+// goroutine, instead of failing the server.
 func acceptStd(s *server, ln *stdListener, wg *sync.WaitGroup, stopped <-chan struct{}) {
 	defer wg.Done()
 	var backoff time.Duration
@@ -156,7 +174,13 @@ func acceptStd(s *server, ln *stdListener, wg *sync.WaitGroup, stopped <-chan st
 			return
 		}
 		backoff = 0
-		target := s.loops[s.balance.pick()]
+		var target *loop
+		if ln.own {
+			target = ln.home
+			s.balance.assign(target.index)
+		} else {
+			target = s.loops[s.balance.pick()]
+		}
 		c := &conn{loop: target, origin: &ln.origin, fd: -1, slot: -1, ext: &connExt{stream: newStdStream(nc)}}
 		c.addrCache.Store(&connAddrs{local: nc.LocalAddr(), remote: nc.RemoteAddr()})
 		target.post(task{kind: taskOpen, c: c})

@@ -432,11 +432,11 @@ func (t *uringTransport) acceptDone(ln *pollListener, i int, res int32) {
 	t.accepted(ln, fd, peer)
 }
 
-// accepted opens fd, accepted on ln, on the loop the balancer picks.
+// accepted opens fd, accepted on ln, on the loop acceptingFor names.
 func (t *uringTransport) accepted(ln *pollListener, fd int, peer socket.Addr) {
 	l := t.l
 	ln.backoff = 0
-	target := l.server.loops[l.server.balance.pick()]
+	target := acceptingFor(ln)
 	c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
 	if target == l {
 		l.openConn(c)

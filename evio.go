@@ -261,8 +261,12 @@ type Events struct {
 // epoll or kqueue otherwise, which Server.EngineFallback reports. The two
 // suffixes in one server are an error. The query key reuseport (tcp://:8080?reuseport=true)
 // sets SO_REUSEPORT, so that other processes can listen on the same port;
-// its value is true when it starts with t, T, y, Y or a digit 1-9. Unknown
-// keys are ignored. For unix, a stale socket file at the path is removed
+// its value is true when it starts with t, T, y, Y or a digit 1-9. With
+// more than one loop, on Linux, it also gives each loop a socket of its
+// own on the port (TCP and UDP): the kernel spreads connections over them
+// and each loop serves what its socket accepts, with no hand-off between
+// loops (LoadBalance does not apply to such an address). Unknown keys are
+// ignored. For unix, a stale socket file at the path is removed
 // before listening, and the file is removed at shutdown; a path that is a
 // regular file or a directory is an error and is left alone.
 //

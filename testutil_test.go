@@ -400,3 +400,9 @@ func within(t *testing.T, what string, d, min, max time.Duration) {
 		t.Errorf("%s after %v: want at most %v", what, d, max)
 	}
 }
+
+// isTimeout reports a deadline that passed (a net.Error that says so).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

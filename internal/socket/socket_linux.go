@@ -56,3 +56,10 @@ func Unsettled(fd int) bool {
 	n, err := unix.IoctlGetInt(fd, unix.TIOCOUTQ)
 	return err == nil && n > 0
 }
+
+// ReusePortBalances says that sockets bound to one address with
+// SO_REUSEPORT share its connections and datagrams, the kernel spreading
+// them by a hash of the peer's address (Linux 3.9 and later). On macOS
+// and most BSDs the option only lets the sockets coexist, the newest one
+// taking everything, so a listener per loop would leave the others idle.
+const ReusePortBalances = true

@@ -26,6 +26,20 @@ type Config struct {
 	// Engine is "uring" for evio's io_uring engine; empty for each
 	// library's default.
 	Engine string
+	// ReusePort listens with SO_REUSEPORT; with several loops, evio and
+	// gnet then give each loop a socket of its own on Linux (the
+	// core-scaling measurement in benchmarks/README.md).
+	ReusePort bool
+}
+
+// EvioAddr is the address an evio server listens on:
+// scheme://host:port, with ?reuseport=true when asked.
+func (c Config) EvioAddr() string {
+	a := c.Scheme() + "://" + c.Addr()
+	if c.ReusePort {
+		a += "?reuseport=true"
+	}
+	return a
 }
 
 // Scheme is the evio address scheme for Engine: "tcp" or "tcp-uring".
@@ -67,6 +81,7 @@ func Parse() Config {
 	stats := flag.String("stats", "", "on SIGUSR1, write allocation counters as JSON to this file")
 	flag.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate: serve TLS (with -tls-key-file)")
 	flag.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	flag.BoolVar(&c.ReusePort, "reuseport", false, "listen with SO_REUSEPORT: with -loops > 1, a socket per loop (evio and gnet, on Linux)")
 	flag.StringVar(&c.Engine, "engine", "", `"uring": evio's io_uring engine (evio servers only; they fail rather than fall back)`)
 	heap := flag.String("heap", "", "on SIGUSR2, collect garbage and write heap figures as JSON to this file")
 	flag.Parse()

@@ -26,5 +26,5 @@ func main() {
 		return in, evio.None
 	}
 	events.Serving = eviosrv.RequireEngine(cfg)
-	log.Fatal(evio.Serve(events, cfg.Scheme()+"://"+cfg.Addr()))
+	log.Fatal(evio.Serve(events, cfg.EvioAddr()))
 }

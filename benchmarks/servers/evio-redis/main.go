@@ -46,5 +46,5 @@ func main() {
 		return out, evio.None
 	}
 	events.Serving = eviosrv.RequireEngine(cfg)
-	log.Fatal(evio.Serve(events, cfg.Scheme()+"://"+cfg.Addr()))
+	log.Fatal(evio.Serve(events, cfg.EvioAddr()))
 }

@@ -22,5 +22,5 @@ func (*echoServer) OnTraffic(c gnet.Conn) gnet.Action {
 
 func main() {
 	cfg := srv.Parse()
-	log.Fatal(gnet.Run(&echoServer{}, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops)))
+	log.Fatal(gnet.Run(&echoServer{}, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops), gnet.WithReusePort(cfg.ReusePort)))
 }

@@ -47,5 +47,5 @@ func (*httpServer) OnTraffic(c gnet.Conn) gnet.Action {
 
 func main() {
 	cfg := srv.Parse()
-	log.Fatal(gnet.Run(&httpServer{}, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops)))
+	log.Fatal(gnet.Run(&httpServer{}, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops), gnet.WithReusePort(cfg.ReusePort)))
 }

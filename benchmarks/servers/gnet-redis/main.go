@@ -51,5 +51,5 @@ func (rs *redisServer) OnTraffic(c gnet.Conn) gnet.Action {
 func main() {
 	cfg := srv.Parse()
 	rs := &redisServer{db: resp.NewDB()}
-	log.Fatal(gnet.Run(rs, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops)))
+	log.Fatal(gnet.Run(rs, "tcp://"+cfg.Addr(), gnet.WithNumEventLoop(cfg.Loops), gnet.WithReusePort(cfg.ReusePort)))
 }
