@@ -74,7 +74,6 @@ func TestDialTimeout(t *testing.T) {
 	})
 }
 
-
 // TestDialAbandonedByStop: a connect still in progress when the server
 // stops is abandoned: Closed fires with an error, and the portable
 // engine's dialer ends at once instead of waiting for the system's
