@@ -180,7 +180,7 @@ func (t *pollTransport) close(c *conn, reset bool) {
 	}
 	c.setAsync(asyncSocketGone)
 	t.poller.Release(int(c.fd))
-	unix.Close(int(c.fd))
+	socket.Close(int(c.fd))
 }
 
 // detach hands c's socket to package net: Detached gets an ordinary
@@ -223,7 +223,7 @@ func (sockOps) writeAside(c *conn, p []byte) int {
 func (sockOps) finishConnect(c *conn) error { return socket.ConnectResult(int(c.fd)) }
 
 func (sockOps) shutdownWrite(c *conn) error {
-	return unix.Shutdown(int(c.fd), unix.SHUT_WR)
+	return socket.Shutdown(int(c.fd), unix.SHUT_WR)
 }
 
 func (sockOps) setKeepAlive(c *conn, period time.Duration) {

@@ -3,9 +3,11 @@
 package poll
 
 import (
+	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -18,6 +20,18 @@ type Poller struct {
 	wakefd int // eventfd registered for reading; immutable until Close
 
 	events [maxEvents]unix.EpollEvent // owner goroutine only
+
+	// The epoll descriptor is also registered with Go's own poller, so
+	// that a Wait with nothing ready parks the goroutine there instead of
+	// blocking its thread in epoll_wait (see Wait). Owner goroutine only;
+	// file is nil where the runtime refused the registration.
+	file        *os.File
+	raw         syscall.RawConn
+	tryWait     func(uintptr) bool // p.peekAgain as a func value, made once
+	ready       int                // what the last peek found
+	peekErr     error
+	justPeeked  bool // park found nothing an instant ago: the runtime's first try need not look again
+	deadlineSet bool
 
 	// wakePending is set by the Wake that writes the eventfd and cleared
 	// by Wait once it has read it, so that concurrent Wakes write once.
@@ -46,7 +60,60 @@ func Open() (*Poller, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
+	p.parkInRuntime()
 	return p, nil
+}
+
+// parkInRuntime registers the epoll descriptor with Go's poller. A loop
+// that blocked in epoll_wait would be a goroutine in a system call: with
+// GOMAXPROCS=1, Go's sysmon takes its P away after 20 us and hands it to
+// another thread, which spins and parks, and the loop's goroutine comes
+// back on whichever thread has the P: two context switches and a sysmon
+// that never sleeps deeply, for every wait that blocks. Parked in the
+// runtime's poller instead, the goroutine waits like any net.Conn reader.
+// Where the registration fails, Wait blocks in epoll_wait as before.
+func (p *Poller) parkInRuntime() {
+	if unix.SetNonblock(p.epfd, true) != nil {
+		return
+	}
+	f := os.NewFile(uintptr(p.epfd), "epoll")
+	raw, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+		// Not pollable: the runtime did not take it. The descriptor
+		// stays the poller's; f must not close it.
+		return
+	}
+	p.file, p.raw = f, raw
+	p.tryWait = p.peekAgain
+}
+
+// peekAgain is what the runtime calls as it waits: at first, right after
+// park's own peek, it reports nothing without a system call, so that the
+// goroutine parks; an event that arrived in between has made the
+// descriptor readable to the runtime's edge-triggered poller, which then
+// returns at once. After that, each wakeup peeks.
+func (p *Poller) peekAgain(fd uintptr) bool {
+	if p.justPeeked {
+		p.justPeeked = false
+		return false
+	}
+	return p.peek(fd)
+}
+
+// peek takes the events that are ready without blocking: a raw system
+// call, since it never sleeps.
+func (p *Poller) peek(uintptr) bool {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	p.ready, p.peekErr = int(n), nil
+	if errno != 0 {
+		p.ready = 0
+		if errno != unix.EINTR {
+			p.peekErr = errno
+			return true
+		}
+	}
+	return p.ready > 0
 }
 
 func epollEvents(in Interest) uint32 {
@@ -77,8 +144,19 @@ func tokenOf(ev *unix.EpollEvent) uint64 {
 func (p *Poller) control(op, fd int, token uint64, in Interest) error {
 	ev := unix.EpollEvent{Events: epollEvents(in)}
 	setToken(&ev, token)
-	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+	if err := epollCtl(p.epfd, op, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// epollCtl is epoll_ctl as a raw system call: it never sleeps, and so
+// keeps the loop out of the scheduler's system-call state (see
+// parkInRuntime).
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if errno != 0 {
+		return errno
 	}
 	return nil
 }
@@ -113,7 +191,7 @@ func (p *Poller) Delete(fd int, old Interest) error {
 	if old == 0 {
 		return nil // out of the set already (see Modify)
 	}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+	if err := epollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
@@ -131,7 +209,13 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		// not turn into a busy poll.
 		msec = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	n, err := unix.EpollWait(p.epfd, p.events[:], msec)
+	var n int
+	var err error
+	if p.file != nil {
+		n, err = p.park(timeout)
+	} else {
+		n, err = unix.EpollWait(p.epfd, p.events[:], msec)
+	}
 	if err != nil {
 		if err == unix.EINTR {
 			return 0, nil
@@ -148,6 +232,27 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		break
 	}
 	return n, nil
+}
+
+// park waits in Go's poller for the epoll descriptor to have events; see
+// parkInRuntime.
+func (p *Poller) park(timeout time.Duration) (int, error) {
+	if p.peek(0) || p.peekErr != nil || timeout == 0 {
+		return p.ready, p.peekErr
+	}
+	if timeout > 0 {
+		p.file.SetReadDeadline(time.Now().Add(timeout))
+		p.deadlineSet = true
+	} else if p.deadlineSet {
+		p.file.SetReadDeadline(time.Time{})
+		p.deadlineSet = false
+	}
+	p.justPeeked = true
+	err := p.raw.Read(p.tryWait)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, err
+	}
+	return p.ready, p.peekErr
 }
 
 func (p *Poller) consumeWakeup() {
@@ -210,7 +315,12 @@ func (p *Poller) Close() error {
 	}
 	p.closed = true
 	err1 := unix.Close(p.wakefd)
-	err2 := unix.Close(p.epfd)
+	var err2 error
+	if p.file != nil {
+		err2 = p.file.Close()
+	} else {
+		err2 = unix.Close(p.epfd)
+	}
 	if err1 != nil {
 		return os.NewSyscallError("close", err1)
 	}

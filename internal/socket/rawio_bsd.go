@@ -31,3 +31,9 @@ func LocalAddr(fd int) (Addr, error) {
 	}
 	return AddrOf(sa), nil
 }
+
+// Close closes a socket the loop owns.
+func Close(fd int) error { return unix.Close(fd) }
+
+// Shutdown shuts down part of a socket.
+func Shutdown(fd, how int) error { return unix.Shutdown(fd, how) }

@@ -118,3 +118,37 @@ func PeerAddr(fd int) (Addr, error) {
 
 // AddrOfRaw converts an address the kernel wrote (an io_uring accept's).
 func AddrOfRaw(rsa *unix.RawSockaddrAny) Addr { return addrOfRaw(rsa) }
+
+// Close closes a socket the loop owns. A socket without a positive
+// SO_LINGER (evio never sets one) closes without sleeping, so the raw
+// system call is safe, and it keeps the loop's goroutine out of the
+// scheduler's system-call state: a close that runs the loopback peer's
+// TCP work inline can take longer than the 20 us after which Go's sysmon
+// would hand the loop's P to another thread.
+func Close(fd int) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// Shutdown shuts down part of a socket; it never sleeps (see Close).
+func Shutdown(fd, how int) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// queued asks a socket for one of its queue lengths (SIOCINQ, SIOCOUTQ);
+// the ioctl never sleeps.
+func queued(fd int, req uint) (int, error) {
+	var n int32
+	_, _, errno := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(unsafe.Pointer(&n)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,13 +50,49 @@ func SetKeepAlive(fd int, d time.Duration) error {
 // then answers with a reset), or bytes written are not yet acknowledged by
 // the peer (a reset provoked by anything the peer sends later would drop
 // them). An error reads as settled.
+//
+// One getsockopt(SO_MEMINFO) answers both (Linux 4.6 and later): the
+// memory of the receive queue and backlog, and of the send queue, whose
+// buffers are freed only once the peer has acknowledged them. It also
+// counts an unread end of stream as input, which only makes such a close
+// linger until the end of stream is read. Where SO_MEMINFO is refused,
+// the two queue ioctls (SIOCINQ, SIOCOUTQ) answer.
 func Unsettled(fd int) bool {
-	if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && n > 0 {
+	if unsettled, ok := meminfoUnsettled(fd); ok {
+		return unsettled
+	}
+	return queuesUnsettled(fd)
+}
+
+// meminfoUnsettled is Unsettled by SO_MEMINFO; ok is false where the
+// kernel refuses it.
+func meminfoUnsettled(fd int) (unsettled, ok bool) {
+	var info [skMeminfoVars]uint32
+	size := uint32(unsafe.Sizeof(info))
+	_, _, errno := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 || size != uint32(unsafe.Sizeof(info)) {
+		return false, false
+	}
+	return info[skMeminfoRmemAlloc] > 0 || info[skMeminfoBacklog] > 0 || info[skMeminfoWmemQueued] > 0, true
+}
+
+// queuesUnsettled is Unsettled by the queue ioctls: two system calls.
+func queuesUnsettled(fd int) bool {
+	if n, err := queued(fd, unix.TIOCINQ); err == nil && n > 0 {
 		return true
 	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCOUTQ)
+	n, err := queued(fd, unix.TIOCOUTQ)
 	return err == nil && n > 0
 }
+
+// The fields of SO_MEMINFO's array that Unsettled reads (linux/sock_diag.h).
+const (
+	skMeminfoRmemAlloc  = 0 // receive queue
+	skMeminfoWmemQueued = 5 // send queue, until acknowledged
+	skMeminfoBacklog    = 7 // received while the socket was busy, not yet queued
+	skMeminfoVars       = 9
+)
 
 // ReusePortBalances says that sockets bound to one address with
 // SO_REUSEPORT share its connections and datagrams, the kernel spreading
