@@ -12,10 +12,13 @@ import (
 )
 
 // session is a connection's state: the unparsed tail of its input and a
-// scratch buffer for its output, which evio copies when Data returns.
+// scratch buffer for its output, which evio copies when Data returns. The
+// buffer starts in the session itself, room for a few answers, so that a
+// connection that asks once costs one allocation, not one per growth.
 type session struct {
-	is  evio.InputStream
-	out []byte
+	is      evio.InputStream
+	out     []byte
+	scratch [512]byte
 }
 
 func main() {
@@ -36,6 +39,7 @@ func main() {
 		if s == nil {
 			// Created on first data: an idle connection holds no state.
 			s = &session{}
+			s.out = s.scratch[:0]
 			c.SetContext(s)
 		}
 		data := s.is.Begin(in)
