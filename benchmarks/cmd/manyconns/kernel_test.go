@@ -183,3 +183,11 @@ func TestSrcAddr(t *testing.T) {
 		t.Errorf("connection 20000: %v (the carry into the third byte)", got)
 	}
 }
+
+func TestShellJoin(t *testing.T) {
+	got := shellJoin([]string{"bin/manyconns", "-script", "benchmarks/run.sh million -n 5", "-x", "it's"})
+	want := `bin/manyconns -script 'benchmarks/run.sh million -n 5' -x 'it'\''s'`
+	if got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

@@ -46,7 +46,7 @@ func newRun(c config) *runReport {
 	s := []setting{
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 MST")},
 		{"command", orNone(c.script)},
-		{"client command", strings.Join(os.Args, " ")},
+		{"client command", shellJoin(os.Args)},
 		{"connections per server", fmt.Sprint(c.n)},
 		{"client", fmt.Sprintf("this process (cmd/manyconns), GOMAXPROCS=%s, raw non-blocking sockets and one epoll, %d connects in flight at most, waiting while the accept queue holds %d",
 			orNone(os.Getenv("GOMAXPROCS")), c.inflight, c.maxQueue)},
@@ -69,6 +69,19 @@ func newRun(c config) *runReport {
 		setting{"evio revision", evioRevision()},
 	)
 	return &runReport{Settings: s}
+}
+
+// shellJoin quotes the arguments that hold spaces, so the command line
+// can be pasted back.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if strings.ContainsAny(a, " '\"") {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func readTrim(path string) string {
@@ -211,7 +224,7 @@ func (run *runReport) markdown(c config) string {
 	row("closing (client, SO_LINGER 0) / kernel released", func(r *result) string {
 		return fmt.Sprintf("%.1f s / %.1f s", r.CloseSeconds, r.ReleaseSeconds)
 	})
-	b.WriteString("\nHow to read it: **VmRSS per connection** is the server's resident memory growth divided by the sockets it holds, read after the last accept (the connections have sent nothing, so it is what an idle connection costs the server process). The live heap is the same after a forced collection (internal/srv's SIGUSR2 hook). The **accept rate** is the connections over the time from the first connect to the instant the listener's accept queue (sock_diag) was empty with every one established: the slower of the client's connects and the server's accepts. The client is throttled by the accept queue, never overflowing it; when it waited a large part of the time, the server's accepts were the bound. The kernel figures are the whole machine's: they hold both ends of each connection (two sockets) and the server's epoll entries, and whatever else ran meanwhile.\n\n")
+	b.WriteString("\nHow to read it: **VmRSS per connection** is the server's resident memory growth divided by the sockets it holds, read after the last accept (the connections have sent nothing, so it is what an idle connection costs the server process). The live heap is the same after a forced collection (internal/srv's SIGUSR2 hook). The **accept rate** is the connections over the time from the first connect to the instant the listener's accept queue (sock_diag) was empty with every one established: the slower of the client's connects and the server's accepts. The client is throttled by the accept queue, never overflowing it; when it waited a large part of the time, the server's accepts were the bound. The sample's latencies run from each request's write; the requests are written one after the other before any answer is read. The kernel figures are the whole machine's: they hold both ends of each connection (two sockets) and the server's epoll entries, and whatever else ran meanwhile.\n\n")
 	b.WriteString("Servers:\n\n")
 	for _, r := range run.Results {
 		fmt.Fprintf(&b, "- **%s**: %s: `GOMAXPROCS=1 taskset -c %d %s`\n", r.Server, r.What, c.serverCPU, strings.Join(r.Argv, " "))
