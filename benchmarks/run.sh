@@ -6,10 +6,17 @@
 #   benchmarks/run.sh full             # the comparison: 10 rounds, about 20 minutes
 #   benchmarks/run.sh quick -workloads echo,http -servers evio,gnet,c-floor
 #   BASELINE=0ad59c6 benchmarks/run.sh full   # this work tree against 0ad59c6
+#   benchmarks/run.sh million          # 1,000,000 idle connections to evio, then gnet
+#   benchmarks/run.sh million -n 200000 -servers evio,gnet,c-floor
 #
 # Extra arguments go to benchrun (bin/benchrun -h lists them). Results land
 # in benchmarks/results/<date>_<time>-<mode>.{md,csv,json,log,png}; a full
 # run also refreshes results/latest.png, the chart README.md shows.
+# In million mode they go to manyconns (bin/manyconns -h), which writes
+# results/<date>_<time>-million.{md,json}; it needs root: it raises
+# fs.nr_open, fs.file-max, net.core.somaxconn, net.ipv4.tcp_max_syn_backlog
+# (where lower than needed) and the run's descriptor limit, and puts the
+# sysctls back on exit.
 # The server runs on CPU 0 and the load on CPU 1 (SERVER_CPU, LOAD_CPU).
 #
 # BASELINE=<git revision> adds the row evio-baseline: that revision's own
@@ -41,7 +48,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -171,10 +178,105 @@ run_driver() {
 	driver_pid=""
 }
 
+# saved_sysctls holds "name=value" for every sysctl million mode changed,
+# so that restore_sysctls can put them back.
+saved_sysctls=()
+
+# raise_sysctl sets sysctl $1 to $2 unless it is already at least $2 (the
+# first number, for a multi-valued one), and remembers the old value.
+raise_sysctl() {
+	local name="$1" want="$2" path="/proc/sys/${1//.//}" old
+	old="$(cat "$path")" || die "cannot read $name"
+	if ((${old%%[[:space:]]*} >= want)); then
+		return 0
+	fi
+	saved_sysctls+=("$name=$old")
+	echo "$want" >"$path" || die "cannot set $name to $want (million mode needs root)"
+	echo "run.sh: $name $old -> $want (restored on exit)"
+}
+
+restore_sysctls() {
+	local i name
+	for ((i = ${#saved_sysctls[@]} - 1; i >= 0; i--)); do
+		name="${saved_sysctls[i]%%=*}"
+		echo "${saved_sysctls[i]#*=}" >"/proc/sys/${name//.//}" &&
+			echo "run.sh: $name restored to ${saved_sysctls[i]#*=}"
+	done
+	saved_sysctls=()
+}
+
+# raise_nofile_to raises the descriptor limit of the run (the client and
+# the servers inherit it) to $2, for $1 connections. Above the hard limit
+# that takes CAP_SYS_RESOURCE, which root in a container may lack: then the
+# hard limit is used if it holds $1 and a margin, else the run stops and
+# says why.
+raise_nofile_to() {
+	local n="$1" want="$2" hard
+	hard="$(ulimit -Hn)"
+	if [[ "$hard" != unlimited ]] && ((hard < want)); then
+		if ! ulimit -Hn "$want" 2>/dev/null; then
+			if ((hard < n + 1000)); then
+				local caps
+				caps="$(grep CapEff /proc/self/status | awk '{print $2}')"
+				die "cannot raise the hard descriptor limit from $hard to $want (setrlimit needs CAP_SYS_RESOURCE; CapEff here is $caps). Run as root with that capability, or start the shell with a higher limit (LimitNOFILE=, docker --ulimit nofile=), or lower -n to $((hard - 1000)) at most"
+			fi
+			echo "run.sh: warning: the hard descriptor limit stays $hard (no CAP_SYS_RESOURCE); enough for -n $n" >&2
+			want="$hard"
+		fi
+	fi
+	ulimit -Sn "$want"
+	echo "run.sh: RLIMIT_NOFILE soft $(ulimit -Sn), hard $(ulimit -Hn)"
+}
+
+# million runs cmd/manyconns: -n idle connections (default 1,000,000) to
+# each server. Both the client and the server hold one descriptor per
+# connection, so each needs RLIMIT_NOFILE above -n, which fs.nr_open caps;
+# the machine holds two sockets per connection, which fs.file-max caps.
+million() {
+	local n=1000000 i args=("$@")
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		case "${args[i]}" in
+		-n | --n) n="${args[i + 1]:-}" ;;
+		-n=* | --n=*) n="${args[i]#*=}" ;;
+		esac
+	done
+	[[ "$n" =~ ^[0-9]+$ ]] || die "-n wants a number, not '$n'"
+	local tool
+	for tool in go gcc taskset; do
+		command -v "$tool" >/dev/null || die "missing $tool"
+	done
+	check_cpus
+	local start=$SECONDS name nofile=$((n + 65536))
+	name="$(date +%Y-%m-%d_%H%M%S)-million"
+	trap 'stop_driver; restore_sysctls' EXIT
+	trap 'exit 130' INT TERM
+	raise_sysctl fs.nr_open "$nofile"
+	raise_sysctl fs.file-max $((2 * n + 1000000))
+	raise_sysctl net.core.somaxconn 65535
+	raise_sysctl net.ipv4.tcp_max_syn_backlog 65535
+	raise_nofile_to "$n" "$nofile"
+	mkdir -p "$bin"
+	echo "run.sh: building into $bin"
+	(cd "$here" && go build -o "$bin/" ./servers/evio-echo ./servers/gnet-echo ./servers/tidwall-echo ./cmd/manyconns)
+	gcc -O2 -Wall -o "$bin/floor" "$here/cfloor/floor.c"
+	# The client is pinned to the load CPU with one P, like the servers
+	# on theirs; it pins each server itself.
+	GOMAXPROCS=1 taskset -c "$load_cpu" "$bin/manyconns" -bin "$bin" -out "$results" -name "$name" \
+		-server-cpu "$server_cpu" -script "benchmarks/run.sh million $*" "$@" &
+	driver_pid=$!
+	wait "$driver_pid"
+	driver_pid=""
+	echo "run.sh: million mode done in $((SECONDS - start)) s"
+}
+
 main() {
 	(($# >= 1)) || usage
 	local mode="$1"
 	shift
+	if [[ "$mode" == million ]]; then
+		million "$@"
+		return
+	fi
 	[[ "$mode" == quick || "$mode" == full ]] || usage
 
 	local start=$SECONDS name

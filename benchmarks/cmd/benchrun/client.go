@@ -212,10 +212,10 @@ func checkServer(proto, addr string, lenient bool) error {
 		}
 		r, err := cl.readHTTP()
 		if err != nil {
-			return fmt.Errorf("Connection: close response: %v", err)
+			return fmt.Errorf("response to Connection: close: %v", err)
 		}
 		if err := checkHTTPResponse(r, true, lenient); err != nil {
-			return fmt.Errorf("Connection: close response: %v", err)
+			return fmt.Errorf("response to Connection: close: %v", err)
 		}
 		return cl.expectEOF()
 	case protoRedis:
