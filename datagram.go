@@ -1,14 +1,39 @@
 package evio
 
-import "github.com/evio-go/evio/internal/socket"
+import (
+	"sync/atomic"
+
+	"github.com/evio-go/evio/internal/socket"
+)
 
 // UDP: every datagram is one Data event with a Conn of its own for the
 // sender; what Data returns goes back to that sender as one datagram. The
 // replies of an iteration wait for its flush, so that one PreWrite covers
 // them all, as it covers the connections' output.
 
-// datagramBatch bounds the datagrams a loop reads per readiness event.
+// datagramBatch bounds the datagrams a loop reads per readiness event, and
+// the replies one sendmmsg sends.
 const datagramBatch = 64
+
+// defaultDatagramMax is the largest datagram Data gets: every UDP datagram
+// fits (at most 65,507 bytes of payload over IPv4, 65,527 over IPv6), and
+// one byte more is still within the loop's 64 KiB read buffer, which is
+// how a larger one is told apart. A larger datagram is dropped, never
+// delivered cut short: a reader cannot tell a truncated message from a
+// whole one.
+const defaultDatagramMax = readBufferSize - 1
+
+// Test hooks, read when a server or its loops are made: datagramMaxHook
+// (when positive) lowers the datagram limit, so that tests can send what a
+// real network cannot carry; datagramBatching off makes the poll and
+// io_uring engines read and send one datagram per system call, as on
+// systems without recvmmsg.
+var (
+	datagramMaxHook  atomic.Int32
+	datagramBatching atomic.Bool
+)
+
+func init() { datagramBatching.Store(mmsgSupported) }
 
 // serveDatagram fires Data for one datagram in from the sender from,
 // received on the UDP socket of o; in is the callee's to keep.
@@ -39,13 +64,18 @@ func (l *loop) replyDatagram(c *conn, out []byte, action Action) {
 	if action == Shutdown {
 		l.server.shutdown(nil)
 	}
-	if l.writeEach {
+	if l.writeEach && !l.dgram.deferred {
 		l.flush()
 	}
 }
 
 // sendReplies sends the queued replies; flush has run PreWrite for them.
 func (l *loop) sendReplies() {
+	if l.dgram.on {
+		l.dgram.send(l)
+		l.replies.reset()
+		return
+	}
 	start := 0
 	for _, r := range l.replies.list {
 		l.tp.sendTo(r.origin, r.to, l.replies.buf[start:r.end])

@@ -98,6 +98,9 @@ func servePoll(events Events, specs []listenSpec, numLoops int, h *Handle) error
 		}
 		l.tp = &pollTransport{l: l, poller: p}
 	}
+	for _, l := range s.loops {
+		l.dgram.on = mmsgSupported && datagramBatching.Load()
+	}
 	for _, ln := range listeners {
 		// Each socket is polled by its home loop only (see
 		// docs/ARCHITECTURE.md, "Accepting").
@@ -267,9 +270,15 @@ func (t *pollTransport) resumeAccept(ln *pollListener) error {
 func (t *pollTransport) readDatagrams(ln *pollListener) { readDatagrams(t.l, ln) }
 
 // readDatagrams reads up to datagramBatch datagrams from ln, a UDP socket,
-// into l's read buffer, and serves each.
+// and serves each: in batches where the system has recvmmsg (l.dgram),
+// else one recvfrom each into l's read buffer. Both drop a datagram larger
+// than server.datagramMax.
 func readDatagrams(l *loop, ln *pollListener) {
-	buf := l.readBuf
+	if l.dgram.on {
+		l.dgram.read(l, &ln.origin)
+		return
+	}
+	buf := l.readBuf[:l.server.datagramMax+1] // one byte more tells a datagram too large
 	for i := 0; i < datagramBatch; i++ {
 		n, sa, err := unix.Recvfrom(ln.origin.fd, buf, 0)
 		if err != nil {
@@ -279,6 +288,9 @@ func readDatagrams(l *loop, ln *pollListener) {
 			// EAGAIN, or an error a past datagram left (ICMP port
 			// unreachable, say): the socket itself is fine.
 			return
+		}
+		if n > l.server.datagramMax {
+			continue // dropped, not delivered cut short
 		}
 		l.serveDatagram(&ln.origin, socket.AddrOf(sa), append([]byte(nil), buf[:n]...))
 	}

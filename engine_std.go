@@ -194,7 +194,8 @@ func acceptStd(s *server, ln *stdListener, wg *sync.WaitGroup, stopped <-chan st
 func readDatagramsStd(ln *stdListener, wg *sync.WaitGroup, stopped <-chan struct{}) {
 	defer wg.Done()
 	slots := ln.home.tp.(*stdTransport).datagramSlots
-	buf := make([]byte, readBufferSize)
+	max := ln.home.server.datagramMax
+	buf := make([]byte, max+1) // one byte more tells a datagram too large
 	for {
 		n, addr, err := ln.origin.packet.ReadFrom(buf)
 		if err != nil {
@@ -202,6 +203,9 @@ func readDatagramsStd(ln *stdListener, wg *sync.WaitGroup, stopped <-chan struct
 				return
 			}
 			continue // an error left by an earlier datagram; the socket is fine
+		}
+		if n > max {
+			continue // dropped, not delivered cut short
 		}
 		select {
 		case slots <- struct{}{}:

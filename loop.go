@@ -51,6 +51,7 @@ type loop struct {
 	published int
 	held      []*conn // connections not read from because of the server-wide total (flagHeld)
 	replies   datagramReplies
+	dgram     datagramIO // recvmmsg and sendmmsg (datagram_mmsg_linux.go)
 
 	timers timerHeap
 	// now is the loop clock as read when the last wait returned, if any

@@ -83,6 +83,10 @@ type server struct {
 	// waits for (every one is told to stop as its connection ends).
 	handshakesPerLoop   int
 	handshakeGoroutines sync.WaitGroup
+
+	// datagramMax is the largest datagram delivered; larger ones are
+	// dropped (defaultDatagramMax, or a test's datagramMaxHook).
+	datagramMax int
 }
 
 func newServer(events Events, numLoops int, h *Handle) *server {
@@ -92,6 +96,11 @@ func newServer(events Events, numLoops int, h *Handle) *server {
 		handlers: handlers{events: events},
 		balance:  newBalancer(events.LoadBalance, numLoops),
 		budget:   newOutputBudget(events.MaxTotalOutput, numLoops),
+
+		datagramMax: defaultDatagramMax,
+	}
+	if m := datagramMaxHook.Load(); m > 0 && m < defaultDatagramMax {
+		s.datagramMax = int(m)
 	}
 	for i := 0; i < numLoops; i++ {
 		s.loops = append(s.loops, newLoop(s, i))

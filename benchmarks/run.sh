@@ -95,6 +95,9 @@ build() {
 	mkdir -p "$bin"
 	echo "run.sh: building into $bin"
 	(cd "$here" && go build -o "$bin/" ./servers/... ./cmd/...)
+	# The UDP echo once more with one recvfrom and one sendto per datagram:
+	# the row evio-unbatched, what evio's UDP batches are measured against.
+	(cd "$here" && go build -tags evio_nommsg -o "$bin/evio-udp-unbatched" ./servers/evio-udp)
 	gcc -O2 -Wall -o "$bin/floor" "$here/cfloor/floor.c"
 	gcc -O2 -Wall -o "$bin/uring-floor" "$here/cfloor/uring.c" -luring
 	local ex

@@ -4,11 +4,13 @@
  * epoll, one read buffer for every connection, the reply written right after
  * the read that produced it, and EPOLLOUT armed only while a write is partial.
  *
- *   floor -port 5000 -loops 1 -mode echo|http|redis
+ *   floor -port 5000 -loops 1 -mode echo|http|redis|udp
  *
  * http answers every pipelined request with the plaintext response of
  * internal/plaintext (same bytes); redis answers PING, SET and GET (inline
- * or multibulk, pipelined) and CONFIG GET, as the Go servers do.
+ * or multibulk, pipelined) and CONFIG GET, as the Go servers do. udp is a UDP
+ * echo: each datagram sent back to its sender with one recvfrom and one
+ * sendto, the plain way, no batches (see serve_udp).
  */
 #define _GNU_SOURCE /* memmem, accept4 */
 #include <arpa/inet.h>
@@ -96,13 +98,37 @@ static void readable(int fd, conn *c) {
 	if (reply.len || c->closing) send_(fd, c, reply.p, reply.len);
 }
 
+/* serve_udp echoes datagrams on 127.0.0.1:port: level-triggered epoll, and
+ * for each readiness up to 64 datagrams, each read with recvfrom into the
+ * one buffer and sent back at once with sendto (a reply the kernel refuses
+ * is dropped, as UDP may). */
+static int serve_udp(int port) {
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(s, (struct sockaddr *)&sa, sizeof sa)) { perror("bind"); return 1; }
+	ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
+	epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	for (;;) {
+		if (epoll_wait(ep, &ev, 1, 1000) < 1) continue;
+		for (int i = 0; i < 64; i++) {
+			struct sockaddr_in from;
+			socklen_t fromlen = sizeof from;
+			ssize_t n = recvfrom(s, rbuf, sizeof rbuf, 0, (struct sockaddr *)&from, &fromlen);
+			if (n < 0) break; /* EAGAIN, or an error a past datagram left */
+			sendto(s, rbuf, n, 0, (struct sockaddr *)&from, fromlen);
+		}
+	}
+}
+
 int main(int argc, char **argv) {
-	int port = 5000;
+	int port = 5000, udp = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "-port")) port = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "-mode")) mode = !strcmp(argv[i + 1], "http") ? HTTP : !strcmp(argv[i + 1], "redis") ? REDIS : ECHO;
-		else if (strcmp(argv[i], "-loops")) { fprintf(stderr, "usage: floor -port N -loops 1 -mode echo|http|redis\n"); return 2; }
+		else if (!strcmp(argv[i], "-mode")) mode = !strcmp(argv[i + 1], "http") ? HTTP : !strcmp(argv[i + 1], "redis") ? REDIS : ECHO, udp = !strcmp(argv[i + 1], "udp");
+		else if (strcmp(argv[i], "-loops")) { fprintf(stderr, "usage: floor -port N -loops 1 -mode echo|http|redis|udp\n"); return 2; }
 	}
+	if (udp) return serve_udp(port);
 	/* Raise the descriptor limit to its maximum, for the idle-connection test. */
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);

@@ -161,6 +161,9 @@ func (cl *client) expectEOF() error {
 
 // checkServer runs the protocol check for proto against addr.
 func checkServer(proto, addr string, lenient bool) error {
+	if proto == protoUDP {
+		return checkUDP(addr)
+	}
 	cl, err := dial(addr)
 	if err != nil {
 		return err
@@ -352,4 +355,60 @@ func closeAll(conns []*client) {
 			c.Close()
 		}
 	}
+}
+
+// udpRoundTrip sends msg to addr from a socket of its own and waits up to
+// d for the same bytes back.
+func udpRoundTrip(addr string, msg []byte, d time.Duration) error {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, len(msg)+1)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if string(buf[:n]) != string(msg) {
+		return fmt.Errorf("sent %d bytes, got %d different ones back", len(msg), n)
+	}
+	return nil
+}
+
+// checkUDP: datagrams from 1 byte to the largest IPv4 carries come back
+// whole, each as one datagram; then a burst of 50 from one socket comes
+// back in order (loopback keeps it; a lost one would fail the check, and
+// 50 small ones fit any socket buffer).
+func checkUDP(addr string) error {
+	for _, size := range []int{1, 64, 1472, 9000, 65507} {
+		msg := []byte(strings.Repeat("0123456789abcdef", size/16+1)[:size])
+		if err := udpRoundTrip(addr, msg, time.Second); err != nil {
+			return fmt.Errorf("%d-byte datagram: %v", size, err)
+		}
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(c, "datagram %d", i)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 64)
+	for i := 0; i < 50; i++ {
+		n, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("burst reply %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("datagram %d", i); string(buf[:n]) != want {
+			return fmt.Errorf("burst reply %d is %q, want %q", i, buf[:n], want)
+		}
+	}
+	return nil
 }

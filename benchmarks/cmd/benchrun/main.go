@@ -32,7 +32,8 @@ type config struct {
 	settle             time.Duration // wait before reading VmRSS of idle connections
 	conns              int           // connections of every load tool
 	pipeline           int           // wrk and redis-benchmark pipeline depth
-	size               int           // echo message size
+	size               int           // echo message and UDP datagram size
+	udpWindow          int           // UDP datagrams in flight per socket
 	idle               int           // idle connections for the memory workload
 	serverCPU, loadCPU int
 	gomaxprocs         int
@@ -61,7 +62,8 @@ func parseFlags() *config {
 	warmup := flag.Duration("warmup", 0, "load before each measured interval (0: the mode's)")
 	flag.IntVar(&c.conns, "conns", 50, "connections of each load tool")
 	flag.IntVar(&c.pipeline, "pipeline", 16, "pipeline depth of the pipelined workloads")
-	flag.IntVar(&c.size, "size", 64, "echo message size in bytes")
+	flag.IntVar(&c.size, "size", 64, "echo message and UDP datagram size in bytes")
+	flag.IntVar(&c.udpWindow, "udp-window", 4, "UDP datagrams in flight per socket (udp-echo)")
 	idle := flag.Int("idle", 0, "idle connections for the memory workload (0: the mode's)")
 	flag.IntVar(&c.serverCPU, "server-cpu", 0, "CPU the server is pinned to")
 	flag.IntVar(&c.loadCPU, "load-cpu", 1, "CPU the load tools are pinned to")
@@ -271,7 +273,7 @@ func (h *harness) runOne(round int, w workload, s server) Sample {
 		}
 		return Sample{Failed: msg}
 	}
-	if err := waitListening(rs.addr, cmd, 10*time.Second); err != nil {
+	if err := waitListening(proto, rs.addr, cmd, 10*time.Second); err != nil {
 		return fail(err)
 	}
 	if err := checkServer(proto, rs.addr, s.lenient); err != nil {

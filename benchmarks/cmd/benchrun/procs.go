@@ -134,13 +134,21 @@ func readGoStats(pid int, path string, last int64) (goStats, error) {
 	return goStats{}, errors.New("stats hook did not answer SIGUSR1")
 }
 
-// waitListening dials addr until it answers or the process exits.
-func waitListening(addr string, cmd *exec.Cmd, timeout time.Duration) error {
+// waitListening dials addr until it answers or the process exits; for UDP,
+// until a datagram sent there comes back.
+func waitListening(proto, addr string, cmd *exec.Cmd, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		var err error
+		if proto == protoUDP {
+			err = udpRoundTrip(addr, []byte("ready?"), 100*time.Millisecond)
+		} else {
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+				c.Close()
+			}
+		}
 		if err == nil {
-			c.Close()
 			return nil
 		}
 		if !proc.Alive(cmd.Process.Pid) {

@@ -126,7 +126,7 @@ type Pair struct {
 }
 
 // comparedPairs are the Pairs a run reports, when both rows ran.
-var comparedPairs = [][2]string{{refURing, ours}, {refURing, refURingFloor}, {refURing, refFloor}, {refURingFloor, refFloor}}
+var comparedPairs = [][2]string{{refURing, ours}, {refURing, refURingFloor}, {refURing, refFloor}, {refURingFloor, refFloor}, {ours, refUnbatched}}
 
 // pairOf computes the paired ratio of a's metric to b's over the rounds.
 func pairOf(samples []Sample, workload, a, b string) *Pair {
@@ -363,7 +363,7 @@ func markdown(res *Results) string {
 	}
 	p(".\n\n")
 	if len(res.Pairs) > 0 {
-		p("## io_uring, paired\n\nMedian [range] over the rounds of the ratio of one row's figure to another's in the same round, and in how many rounds it was below.\n\n")
+		p("## Paired\n\nMedian [range] over the rounds of the ratio of one row's figure to another's in the same round, and in how many rounds it was below: the io_uring rows against the others, and evio's UDP batches against its one-datagram-per-call build.\n\n")
 		p("| workload | ratio | median [range] | rounds below |\n|---|---|---|---|\n")
 		for _, pr := range res.Pairs {
 			p("| %s | %s ÷ %s | %s | %d/%d |\n", pr.Workload, pr.Server, pr.Over, ratioSpread(pr.Ratio), pr.Below, pr.Ratio.N)

@@ -12,6 +12,8 @@ const (
 	protoEcho  = "echo"
 	protoHTTP  = "http"
 	protoRedis = "redis"
+	// protoUDP is a UDP echo: each datagram back to its sender.
+	protoUDP = "udp"
 )
 
 // Names of the reference servers the ratios are taken against.
@@ -26,6 +28,10 @@ const (
 	// the C server that is its floor.
 	refURing      = "evio-uring"
 	refURingFloor = "c-uring"
+	// refUnbatched is this library built with -tags evio_nommsg: one
+	// recvfrom and one sendto per datagram, what its UDP batches
+	// (recvmmsg, sendmmsg) are measured against.
+	refUnbatched = "evio-unbatched"
 )
 
 // server is one row of the tables: a program per protocol it speaks.
@@ -77,14 +83,16 @@ func withArgs(s server, args ...string) server {
 // and baselineRev names the revision they were built from.
 func allServers(bin string, examples bool, baselineRev string) []server {
 	ss := []server{
-		goServer(ours, "this library, github.com/evio-go/evio, Options{ReuseInputBuffer: true}", bin,
-			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}),
+		goServer(ours, "this library, github.com/evio-go/evio, Options{ReuseInputBuffer: true}; UDP in batches (recvmmsg, sendmmsg)", bin,
+			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis", protoUDP: "evio-udp"}),
+		goServer(refUnbatched, "this library's UDP echo built with -tags evio_nommsg: one recvfrom and one sendto per datagram", bin,
+			map[string]string{protoUDP: "evio-udp-unbatched"}),
 		withArgs(goServer(refURing, "this library on its io_uring engine (-uring scheme suffix), the same servers as evio's", bin,
-			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis"}), "-engine", "uring"),
+			map[string]string{protoEcho: "evio-echo", protoHTTP: "evio-http", protoRedis: "evio-redis", protoUDP: "evio-udp"}), "-engine", "uring"),
 		goServer("tidwall-evio", "github.com/tidwall/evio v1.0.8, the same server code as evio's", bin,
 			map[string]string{protoEcho: "tidwall-echo", protoHTTP: "tidwall-http", protoRedis: "tidwall-redis"}),
 		goServer(refGnet, "github.com/panjf2000/gnet/v2, one event loop", bin,
-			map[string]string{protoEcho: "gnet-echo", protoHTTP: "gnet-http", protoRedis: "gnet-redis"}),
+			map[string]string{protoEcho: "gnet-echo", protoHTTP: "gnet-http", protoRedis: "gnet-redis", protoUDP: "gnet-udp"}),
 		goServer("go-net", "Go's net package, a goroutine per connection (echo: io.Copy; redis and idle: read, execute, one write)", bin,
 			map[string]string{protoEcho: "net-echo", protoRedis: "net-redis"}),
 		goServer("net/http", "Go's net/http server", bin, map[string]string{protoHTTP: "net-http"}),
@@ -103,7 +111,7 @@ func allServers(bin string, examples bool, baselineRev string) []server {
 		},
 		{
 			name: refFloor,
-			what: "single-threaded C epoll server (cfloor/floor.c), gcc -O2: the floor",
+			what: "single-threaded C epoll server (cfloor/floor.c), gcc -O2: the floor (UDP: one recvfrom and one sendto per datagram)",
 			argv: func(proto string, port int, _ string) []string {
 				return []string{filepath.Join(bin, "floor"), "-port", strconv.Itoa(port), "-loops", "1", "-mode", proto}
 			},
@@ -112,6 +120,9 @@ func allServers(bin string, examples bool, baselineRev string) []server {
 			name: refURingFloor,
 			what: "single-threaded C io_uring server (cfloor/uring.c, liburing; the same answers as c-floor), gcc -O2: the io_uring floor",
 			argv: func(proto string, port int, _ string) []string {
+				if proto == protoUDP {
+					return nil // TCP only
+				}
 				return []string{filepath.Join(bin, "uring-floor"), "-port", strconv.Itoa(port), "-loops", "1", "-mode", proto}
 			},
 		},

@@ -39,6 +39,11 @@ func allWorkloads() []workload {
 				return fmt.Sprintf("TCP echo: echoload, %d connections, %d B ping-pong", c.conns, c.size)
 			},
 			run: (*harness).runEcho},
+		{name: "udp-echo", proto: protoUDP,
+			what: func(c *config) string {
+				return fmt.Sprintf("UDP echo: udpload, %d sockets, %d datagrams of %d B in flight per socket (lost ones resent after 200 ms)", c.conns, c.udpWindow, c.size)
+			},
+			run: (*harness).runUDP},
 		{name: "http", proto: protoHTTP,
 			what: func(c *config) string {
 				return fmt.Sprintf("HTTP/1.1 plaintext: wrk -t1 -c%d, one request per round trip", c.conns)
@@ -140,9 +145,27 @@ func sample(before, after snapshot, lr loadResult) Sample {
 // runEcho drives echoload, which marks the measured interval on its stdout.
 func (h *harness) runEcho(rs *running) (Sample, error) {
 	c := h.cfg
-	cmd := prepareProc(c.loadCPU, h.loadEnv(), filepath.Join(c.bin, "echoload"), "-addr", rs.addr,
+	return h.runMarked(rs, filepath.Join(c.bin, "echoload"), "-addr", rs.addr,
 		"-c", strconv.Itoa(c.conns), "-size", strconv.Itoa(c.size),
 		"-warmup", c.warmup.String(), "-duration", c.duration.String())
+}
+
+// runUDP drives udpload, which marks the interval as echoload does; its
+// requests are datagrams echoed.
+func (h *harness) runUDP(rs *running) (Sample, error) {
+	c := h.cfg
+	return h.runMarked(rs, filepath.Join(c.bin, "udpload"), "-addr", rs.addr,
+		"-c", strconv.Itoa(c.conns), "-window", strconv.Itoa(c.udpWindow), "-size", strconv.Itoa(c.size),
+		"-warmup", c.warmup.String(), "-duration", c.duration.String())
+}
+
+// runMarked runs a Go load tool that prints "start" and "stop" around the
+// measured interval, then one JSON line with requests, seconds, rps,
+// p50_us, p99_us and errors (echoload, udpload).
+func (h *harness) runMarked(rs *running, argv ...string) (Sample, error) {
+	c := h.cfg
+	tool := filepath.Base(argv[0])
+	cmd := prepareProc(c.loadCPU, h.loadEnv(), argv...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -171,7 +194,7 @@ func (h *harness) runEcho(rs *running) (Sample, error) {
 	}
 	h.logTool(rs, cmd.Args[3:], string(result)+"\n"+stderr.String())
 	if err := reap(cmd); err != nil {
-		return Sample{}, fmt.Errorf("echoload: %v\n%s", err, lastLines(stderr.String(), 10))
+		return Sample{}, fmt.Errorf("%s: %v\n%s", tool, err, lastLines(stderr.String(), 10))
 	}
 	if snapErr != nil {
 		return Sample{}, snapErr
@@ -185,7 +208,7 @@ func (h *harness) runEcho(rs *running) (Sample, error) {
 		Errors   int64   `json:"errors"`
 	}
 	if err := json.Unmarshal(result, &r); err != nil {
-		return Sample{}, fmt.Errorf("echoload said %q: %v", result, err)
+		return Sample{}, fmt.Errorf("%s said %q: %v", tool, result, err)
 	}
 	return sample(before, after, loadResult{r.Requests, r.Seconds, r.RPS, r.P50us, r.P99us, r.Errors}), nil
 }
