@@ -79,7 +79,7 @@ func setSendBuffer(c Conn, n int) {
 func countUnsettledChecks(t *testing.T) *atomic.Int64 {
 	var n atomic.Int64
 	realFD, realRaw := unsettledFunc, unsettledRawFunc
-	unsettledFunc = func(fd int) bool { n.Add(1); return realFD(fd) }
+	unsettledFunc = func(fd int, tcp bool) bool { n.Add(1); return realFD(fd, tcp) }
 	unsettledRawFunc = func(rc syscall.RawConn) bool { n.Add(1); return realRaw(rc) }
 	t.Cleanup(func() { unsettledFunc, unsettledRawFunc = realFD, realRaw })
 	return &n

@@ -170,7 +170,7 @@ func dialSockaddr(d *dialState) (family int, sa unix.Sockaddr, err error) {
 
 func (t *pollTransport) writtenAt(c *conn) int64 { return 0 } // l.wrote records it
 
-func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd)) }
+func (t *pollTransport) unsettled(c *conn) bool { return unsettledFunc(int(c.fd), !c.origin.unix) }
 
 // close closes c's socket, which also takes it out of the poller: one
 // system call.

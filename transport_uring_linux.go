@@ -302,7 +302,7 @@ func (t *uringTransport) unsettled(c *conn) bool {
 	if st&sockSlow != 0 && len(t.slow[c.fd].data) > 0 {
 		return true
 	}
-	return unsettledFunc(int(c.fd))
+	return unsettledFunc(int(c.fd), !c.origin.unix)
 }
 
 func (t *uringTransport) writtenAt(c *conn) int64 { return 0 } // l.sent records it

@@ -22,11 +22,12 @@ func ControlReusePort(network, address string, c syscall.RawConn) error {
 	return os.NewSyscallError("setsockopt", opErr)
 }
 
-// UnsettledRaw is Unsettled for a socket of package net; an error reads as
+// UnsettledRaw is Unsettled for a socket of package net, asked with the
+// queue ioctls, which answer for any stream socket; an error reads as
 // unsettled, so that the caller lingers when it cannot tell.
 func UnsettledRaw(c syscall.RawConn) bool {
 	unsettled := true
-	if err := c.Control(func(fd uintptr) { unsettled = Unsettled(int(fd)) }); err != nil {
+	if err := c.Control(func(fd uintptr) { unsettled = Unsettled(int(fd), false) }); err != nil {
 		return true
 	}
 	return unsettled

@@ -51,15 +51,19 @@ func SetKeepAlive(fd int, d time.Duration) error {
 // the peer (a reset provoked by anything the peer sends later would drop
 // them). An error reads as settled.
 //
-// One getsockopt(SO_MEMINFO) answers both (Linux 4.6 and later): the
-// memory of the receive queue and backlog, and of the send queue, whose
-// buffers are freed only once the peer has acknowledged them. It also
-// counts an unread end of stream as input, which only makes such a close
-// linger until the end of stream is read. Where SO_MEMINFO is refused,
-// the two queue ioctls (SIOCINQ, SIOCOUTQ) answer.
-func Unsettled(fd int) bool {
-	if unsettled, ok := meminfoUnsettled(fd); ok {
-		return unsettled
+// For a TCP socket one getsockopt(SO_MEMINFO) answers both (Linux 4.6
+// and later): the memory of the receive queue and backlog, and of the send
+// queue, whose buffers are freed only once the peer has acknowledged them.
+// It also counts an unread end of stream as input, which only makes such
+// a close linger until the end of stream is read. A unix socket's queues
+// are charged to the sending socket, so SO_MEMINFO does not see its unread
+// input: for it, for a socket not known to be TCP, and where SO_MEMINFO is
+// refused, the two queue ioctls (SIOCINQ, SIOCOUTQ) answer.
+func Unsettled(fd int, tcp bool) bool {
+	if tcp {
+		if unsettled, ok := meminfoUnsettled(fd); ok {
+			return unsettled
+		}
 	}
 	return queuesUnsettled(fd)
 }

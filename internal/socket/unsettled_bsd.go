@@ -14,8 +14,9 @@ const fionread = 0x4004667f
 // the peer (a reset provoked by anything the peer sends later would drop
 // them). Unacknowledged output is known on macOS (SO_NWRITE), FreeBSD and
 // NetBSD (FIONWRITE); OpenBSD and DragonFly have no such count, so there
-// only unread input is seen. An error reads as settled.
-func Unsettled(fd int) bool {
+// only unread input is seen. An error reads as settled. tcp does not
+// change how it is asked here.
+func Unsettled(fd int, tcp bool) bool {
 	if n, err := unix.IoctlGetInt(fd, fionread); err == nil && n > 0 {
 		return true
 	}

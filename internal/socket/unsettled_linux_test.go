@@ -51,8 +51,8 @@ func TestUnsettled(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: SO_MEMINFO refused", what)
 		}
-		if got != want || queuesUnsettled(fd) != want || Unsettled(fd) != want {
-			t.Errorf("%s: SO_MEMINFO says %v, the ioctls %v, Unsettled %v; want %v", what, got, queuesUnsettled(fd), Unsettled(fd), want)
+		if got != want || queuesUnsettled(fd) != want || Unsettled(fd, true) != want {
+			t.Errorf("%s: SO_MEMINFO says %v, the ioctls %v, Unsettled %v; want %v", what, got, queuesUnsettled(fd), Unsettled(fd, true), want)
 		}
 	}
 	a, b := tcpPair(t)
@@ -78,4 +78,30 @@ func TestUnsettled(t *testing.T) {
 		}
 	}
 	check("the writer, its peer not reading", a, true)
+}
+
+// TestUnsettledUnixSocket: a unix socket with unread input, or with output
+// its peer has not read, is unsettled. SO_MEMINFO cannot tell (a unix
+// socket's queued data is charged to the sender: it says settled here),
+// so Unsettled asks a unix socket with the ioctls. An HTTP client whose
+// body came after a 408 was reset when it did not.
+func TestUnsettledUnixSocket(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if Unsettled(fds[1], false) {
+		t.Fatal("a fresh unix socket is unsettled")
+	}
+	if _, err := unix.Write(fds[0], []byte("body")); err != nil {
+		t.Fatal(err)
+	}
+	if !Unsettled(fds[1], false) {
+		t.Error("a unix socket with unread input is settled")
+	}
+	if !Unsettled(fds[0], false) {
+		t.Error("a unix socket whose output its peer has not read is settled")
+	}
 }
