@@ -27,10 +27,9 @@ type Poller struct {
 	// file is nil where the runtime refused the registration.
 	file        *os.File
 	raw         syscall.RawConn
-	tryWait     func(uintptr) bool // p.peekAgain as a func value, made once
+	tryWait     func(uintptr) bool // p.peek as a func value, made once
 	ready       int                // what the last peek found
 	peekErr     error
-	justPeeked  bool // park found nothing an instant ago: the runtime's first try need not look again
 	deadlineSet bool
 
 	// wakePending is set by the Wake that writes the eventfd and cleared
@@ -84,20 +83,7 @@ func (p *Poller) parkInRuntime() {
 		return
 	}
 	p.file, p.raw = f, raw
-	p.tryWait = p.peekAgain
-}
-
-// peekAgain is what the runtime calls as it waits: at first, right after
-// park's own peek, it reports nothing without a system call, so that the
-// goroutine parks; an event that arrived in between has made the
-// descriptor readable to the runtime's edge-triggered poller, which then
-// returns at once. After that, each wakeup peeks.
-func (p *Poller) peekAgain(fd uintptr) bool {
-	if p.justPeeked {
-		p.justPeeked = false
-		return false
-	}
-	return p.peek(fd)
+	p.tryWait = p.peek
 }
 
 // peek takes the events that are ready without blocking: a raw system
@@ -247,7 +233,11 @@ func (p *Poller) park(timeout time.Duration) (int, error) {
 		p.file.SetReadDeadline(time.Time{})
 		p.deadlineSet = false
 	}
-	p.justPeeked = true
+	// Read peeks again before it parks, and must: it first clears the
+	// runtime's record of readiness, so an edge that came after park's
+	// own peek would be lost if that peek were trusted (a wakeup of the
+	// loop lost for good, seen as a connection handed to another loop and
+	// never served).
 	err := p.raw.Read(p.tryWait)
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, err

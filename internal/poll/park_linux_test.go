@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -50,4 +51,49 @@ func TestWaitParksInRuntime(t *testing.T) {
 	if n, err := p.Wait(0); err != nil || n != 1 {
 		t.Fatalf("Wait(0) with input unread = %d, %v; want the event again", n, err)
 	}
+}
+
+// TestParkedWaitLosesNoWakeup: every Wake ends a Wait(-1), however close
+// it comes to the instant the loop parks. Parking once trusted a peek made
+// before the runtime cleared its record of readiness, and a wakeup in
+// between was lost for good (the loop slept with a task in its inbox).
+func TestParkedWaitLosesNoWakeup(t *testing.T) {
+	p, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const rounds = 20000
+	woken := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < rounds; i++ {
+			<-woken
+			// Vary the moment: at once, after a yield, after spinning.
+			switch i % 3 {
+			case 1:
+				runtime.Gosched()
+			case 2:
+				for j := 0; j < i%200; j++ {
+					_ = j
+				}
+			}
+			p.Wake()
+		}
+	}()
+	for i := 0; i < rounds; i++ {
+		woken <- struct{}{}
+		result := make(chan error, 1)
+		go func() { _, err := p.Wait(-1); result <- err }()
+		select {
+		case err := <-result:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: a Wake did not end the Wait", i)
+		}
+	}
+	<-done
 }
