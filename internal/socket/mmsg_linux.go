@@ -120,22 +120,7 @@ func (m *Mmsgs) Result(i int) (n int, from Addr, truncated bool) {
 }
 
 // addrOf reads the sender the kernel wrote into entry i.
-func (m *Mmsgs) addrOf(i int) Addr {
-	name := &m.names[i]
-	switch name.Family {
-	case unix.AF_INET:
-		// SAFETY: the family says the kernel wrote a sockaddr_in, which
-		// fits in the sockaddr_in6.
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
-		a := Addr{port: networkOrder(sa.Port), valid: true}
-		a.ip[10], a.ip[11] = 0xff, 0xff
-		copy(a.ip[12:], sa.Addr[:])
-		return a
-	case unix.AF_INET6:
-		return Addr{ip: name.Addr, scope: name.Scope_id, port: networkOrder(name.Port), valid: true}
-	}
-	return Addr{}
-}
+func (m *Mmsgs) addrOf(i int) Addr { return addrOfInet(&m.names[i]) }
 
 // Send sends entries [from, to) with one sendmmsg and returns how many the
 // kernel took, which may be fewer. An error (EAGAIN with the send buffer

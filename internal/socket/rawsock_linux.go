@@ -40,18 +40,26 @@ func LocalAddr(fd int) (Addr, error) {
 }
 
 func addrOfRaw(rsa *unix.RawSockaddrAny) Addr {
-	switch rsa.Addr.Family {
+	// SAFETY: a sockaddr_in6 is smaller than the sockaddr_storage the
+	// kernel wrote into; addrOfInet reads no more than its family says.
+	return addrOfInet((*unix.RawSockaddrInet6)(unsafe.Pointer(rsa)))
+}
+
+// addrOfInet reads an IPv4 or IPv6 socket address the kernel wrote into
+// room for a sockaddr_in6 (the largest of the two); any other family is
+// the zero Addr.
+func addrOfInet(rsa *unix.RawSockaddrInet6) Addr {
+	switch rsa.Family {
 	case unix.AF_INET:
-		// SAFETY: the family says the kernel wrote a sockaddr_in.
+		// SAFETY: the family says the kernel wrote a sockaddr_in, which
+		// is smaller than the sockaddr_in6 it was written into.
 		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
 		a := Addr{port: networkOrder(sa.Port), valid: true}
 		a.ip[10], a.ip[11] = 0xff, 0xff
 		copy(a.ip[12:], sa.Addr[:])
 		return a
 	case unix.AF_INET6:
-		// SAFETY: the family says the kernel wrote a sockaddr_in6.
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		return Addr{ip: sa.Addr, scope: sa.Scope_id, port: networkOrder(sa.Port), valid: true}
+		return Addr{ip: rsa.Addr, scope: rsa.Scope_id, port: networkOrder(rsa.Port), valid: true}
 	}
 	return Addr{}
 }
@@ -100,20 +108,6 @@ func Writev(fd int, iov []unix.Iovec) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
-}
-
-// PeerAddr is the address a connected socket's peer has, without
-// allocating: for a socket accepted without asking for it (a multishot
-// accept of io_uring).
-func PeerAddr(fd int) (Addr, error) {
-	var rsa unix.RawSockaddrAny
-	size := uint32(unix.SizeofSockaddrAny)
-	_, _, errno := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd),
-		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)))
-	if errno != 0 {
-		return Addr{}, errno
-	}
-	return addrOfRaw(&rsa), nil
 }
 
 // AddrOfRaw converts an address the kernel wrote (an io_uring accept's).
