@@ -186,9 +186,8 @@ func listenPoll(index int, spec listenSpec) (*pollListener, error) {
 	return ln, nil
 }
 
-// accept takes the connections waiting on ln and gives each to the loop
-// acceptingFor names: in place when it is this one, through its inbox
-// otherwise.
+// accept takes the connections waiting on ln and opens each
+// (openAccepted).
 func (t *pollTransport) accept(ln *pollListener) {
 	l := t.l
 	for i := 0; i < acceptBatch; i++ {
@@ -211,27 +210,22 @@ func (t *pollTransport) accept(ln *pollListener) {
 			l.server.shutdown(fmt.Errorf("evio: accept %s %s: %w", ln.spec.network, ln.spec.address, err))
 			return
 		}
-		ln.backoff = 0
-		target := acceptingFor(ln)
-		c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
-		if target == l {
-			l.openConn(c)
-		} else {
-			target.post(task{kind: taskOpen, c: c})
-		}
+		openAccepted(l, ln, fd, peer)
 	}
 }
 
-// acceptingFor is the loop a connection accepted on ln goes to, counted
-// there: ln's home for a socket of a per-loop group, the balancer's pick
-// otherwise.
-func acceptingFor(ln *pollListener) *loop {
-	s := ln.home.server
-	if ln.own {
-		s.balance.assign(ln.home.index)
-		return ln.home
+// openAccepted opens fd, accepted on ln by loop l, on the loop the
+// balancer places it on (balancer.place): in place when that is l,
+// through the other loop's inbox if not. Both the poll and the io_uring engine accept by it.
+func openAccepted(l *loop, ln *pollListener, fd int, peer socket.Addr) {
+	ln.backoff = 0
+	target := l.server.loops[l.server.balance.place(ln.home.index, ln.own)]
+	c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
+	if target == l {
+		l.openConn(c)
+	} else {
+		target.post(task{kind: taskOpen, c: c})
 	}
-	return s.loops[s.balance.pick()]
 }
 
 func (t *pollTransport) pauseAccept(ln *pollListener) {

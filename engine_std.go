@@ -174,13 +174,7 @@ func acceptStd(s *server, ln *stdListener, wg *sync.WaitGroup, stopped <-chan st
 			return
 		}
 		backoff = 0
-		var target *loop
-		if ln.own {
-			target = ln.home
-			s.balance.assign(target.index)
-		} else {
-			target = s.loops[s.balance.pick()]
-		}
+		target := s.loops[s.balance.place(ln.homeAt, ln.own)]
 		c := &conn{loop: target, origin: &ln.origin, fd: -1, slot: -1, ext: &connExt{stream: newStdStream(nc)}}
 		c.addrCache.Store(&connAddrs{local: nc.LocalAddr(), remote: nc.RemoteAddr()})
 		target.post(task{kind: taskOpen, c: c})

@@ -391,7 +391,7 @@ func (t *uringTransport) unpark(ln *pollListener) {
 	kept := t.parked[:0]
 	for _, p := range t.parked {
 		if p.ln == ln {
-			t.accepted(ln, p.fd, p.peer)
+			openAccepted(t.l, ln, p.fd, p.peer)
 		} else {
 			kept = append(kept, p)
 		}
@@ -429,20 +429,7 @@ func (t *uringTransport) acceptDone(ln *pollListener, i int, res int32) {
 			return
 		}
 	}
-	t.accepted(ln, fd, peer)
-}
-
-// accepted opens fd, accepted on ln, on the loop acceptingFor names.
-func (t *uringTransport) accepted(ln *pollListener, fd int, peer socket.Addr) {
-	l := t.l
-	ln.backoff = 0
-	target := acceptingFor(ln)
-	c := &conn{loop: target, origin: &ln.origin, fd: int32(fd), slot: -1, remote: peer}
-	if target == l {
-		l.openConn(c)
-	} else {
-		target.post(task{kind: taskOpen, c: c})
-	}
+	openAccepted(t.l, ln, fd, peer)
 }
 
 // acceptFailed handles an accept that failed with err, as the poll engine

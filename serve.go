@@ -231,6 +231,17 @@ func (b *balancer) pick() int {
 	return i
 }
 
+// place is the loop for a connection accepted on a socket whose home is
+// loop home, counted there: home itself for a socket of a per-loop group
+// (own; see listenSpec.perLoop), the balancer's pick otherwise.
+func (b *balancer) place(home int, own bool) int {
+	if own {
+		b.assign(home)
+		return home
+	}
+	return b.pick()
+}
+
 // assign counts a connection placed on loop i by its caller.
 func (b *balancer) assign(i int) { b.load[i].n.Add(1) }
 
