@@ -25,13 +25,7 @@ import (
 	"time"
 
 	"github.com/evio-go/evio/benchmarks/internal/hist"
-)
-
-// Phases of the run, read by every connection after each round trip.
-const (
-	warming int32 = iota
-	measuring
-	stopped
+	"github.com/evio-go/evio/benchmarks/internal/phase"
 )
 
 // Result is the JSON line echoload prints last.
@@ -66,7 +60,7 @@ func main() {
 		cs[i] = c
 	}
 
-	var phase atomic.Int32
+	var run phase.Phase
 	var errs atomic.Uint64
 	hs := make([]hist.H, *conns)
 	var wg sync.WaitGroup
@@ -74,30 +68,20 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := pingPong(c, *size, &phase, &hs[i]); err != nil {
+			if err := pingPong(c, *size, &run, &hs[i]); err != nil {
 				errs.Add(1)
 				log.Printf("connection %d: %v", i, err)
 			}
 		}()
 	}
 
-	time.Sleep(*warmup)
-	phase.Store(measuring)
-	start := time.Now()
-	fmt.Println("start")
-	time.Sleep(*duration)
-	phase.Store(stopped)
-	elapsed := time.Since(start)
-	fmt.Println("stop")
+	elapsed := run.Run(*warmup, *duration)
 	wg.Wait()
 	for _, c := range cs {
 		c.Close()
 	}
 
-	var all hist.H
-	for i := range hs {
-		all.Merge(&hs[i])
-	}
+	all := phase.Merged(hs)
 	r := Result{
 		Conns:    *conns,
 		Size:     *size,
@@ -117,7 +101,7 @@ func main() {
 
 // pingPong runs round trips on c until the phase is stopped, recording the
 // latency of those that complete while measuring.
-func pingPong(c net.Conn, size int, phase *atomic.Int32, h *hist.H) error {
+func pingPong(c net.Conn, size int, run *phase.Phase, h *hist.H) error {
 	msg := make([]byte, size)
 	for i := range msg {
 		msg[i] = byte('a' + i%26)
@@ -135,10 +119,10 @@ func pingPong(c net.Conn, size int, phase *atomic.Int32, h *hist.H) error {
 		if !bytes.Equal(got, msg) {
 			return fmt.Errorf("echo mismatch: got %q", got)
 		}
-		switch phase.Load() {
-		case measuring:
+		switch run.Load() {
+		case phase.Measuring:
 			h.Record(d)
-		case stopped:
+		case phase.Stopped:
 			return nil
 		}
 	}

@@ -33,13 +33,7 @@ import (
 	"time"
 
 	"github.com/evio-go/evio/benchmarks/internal/hist"
-)
-
-// Phases of the run, read by every socket after each reply.
-const (
-	warming int32 = iota
-	measuring
-	stopped
+	"github.com/evio-go/evio/benchmarks/internal/phase"
 )
 
 // header is what each datagram starts with: its sequence number on its
@@ -93,7 +87,7 @@ func main() {
 	}
 
 	base := time.Now()
-	var phase atomic.Int32
+	var run phase.Phase
 	var errs, lost atomic.Uint64
 	hs := make([]hist.H, *conns)
 	var wg sync.WaitGroup
@@ -101,7 +95,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &sender{c: c, size: *size, window: *window, timeout: *timeout, base: base, phase: &phase, h: &hs[i], lost: &lost}
+			s := &sender{c: c, size: *size, window: *window, timeout: *timeout, base: base, phase: &run, h: &hs[i], lost: &lost}
 			if err := s.run(); err != nil {
 				errs.Add(1)
 				log.Printf("socket %d: %v", i, err)
@@ -109,23 +103,13 @@ func main() {
 		}()
 	}
 
-	time.Sleep(*warmup)
-	phase.Store(measuring)
-	start := time.Now()
-	fmt.Println("start")
-	time.Sleep(*duration)
-	phase.Store(stopped)
-	elapsed := time.Since(start)
-	fmt.Println("stop")
+	elapsed := run.Run(*warmup, *duration)
 	wg.Wait()
 	for _, c := range cs {
 		c.Close()
 	}
 
-	var all hist.H
-	for i := range hs {
-		all.Merge(&hs[i])
-	}
+	all := phase.Merged(hs)
 	r := Result{
 		Conns:    *conns,
 		Window:   *window,
@@ -152,7 +136,7 @@ type sender struct {
 	window  int
 	timeout time.Duration
 	base    time.Time
-	phase   *atomic.Int32
+	phase   *phase.Phase
 	h       *hist.H
 	lost    *atomic.Uint64
 
@@ -198,7 +182,7 @@ func (s *sender) run() error {
 			s.lost.Add(uint64(s.inFlight))
 			s.oldest, s.inFlight = s.next, 0
 			deadline = time.Time{}
-			if s.phase.Load() == stopped {
+			if s.phase.Load() == phase.Stopped {
 				return nil
 			}
 			continue
@@ -216,9 +200,9 @@ func (s *sender) run() error {
 		}
 		s.inFlight--
 		switch s.phase.Load() {
-		case measuring:
+		case phase.Measuring:
 			s.h.Record(now - time.Duration(binary.LittleEndian.Uint64(got[8:])))
-		case stopped:
+		case phase.Stopped:
 			return nil
 		}
 	}
