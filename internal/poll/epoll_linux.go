@@ -223,21 +223,27 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 // park waits in Go's poller for the epoll descriptor to have events; see
 // parkInRuntime.
 func (p *Poller) park(timeout time.Duration) (int, error) {
-	if p.peek(0) || p.peekErr != nil || timeout == 0 {
+	switch {
+	case timeout == 0:
+		p.peek(0)
 		return p.ready, p.peekErr
-	}
-	if timeout > 0 {
+	case timeout > 0:
+		// A deadline moves a runtime timer: set it only when nothing is
+		// ready.
+		if p.peek(0) || p.peekErr != nil {
+			return p.ready, p.peekErr
+		}
 		p.file.SetReadDeadline(time.Now().Add(timeout))
 		p.deadlineSet = true
-	} else if p.deadlineSet {
+	case p.deadlineSet:
 		p.file.SetReadDeadline(time.Time{})
 		p.deadlineSet = false
 	}
-	// Read peeks again before it parks, and must: it first clears the
-	// runtime's record of readiness, so an edge that came after park's
-	// own peek would be lost if that peek were trusted (a wakeup of the
-	// loop lost for good, seen as a connection handed to another loop and
-	// never served).
+	// Read peeks before it parks, and must, even right after a peek of
+	// park's own: it first clears the runtime's record of readiness, so
+	// an edge that came after an earlier peek would be lost if that peek
+	// were trusted (a wakeup of the loop lost for good, seen as a
+	// connection handed to another loop and never served).
 	err := p.raw.Read(p.tryWait)
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, err
